@@ -1,0 +1,140 @@
+//! The expansion of `#[expiring_link]`: a policy marker type and the rewritten handler.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::args::{self, Args};
+use crate::errors;
+use crate::handler::{self, Handler};
+
+/// Expands `#[expiring_link(args)] item`, or reports every error in both.
+pub(crate) fn expiring_link(args: TokenStream, item: TokenStream) -> TokenStream {
+    match errors::join(args::parse(args), handler::parse(item.clone())) {
+        Ok((args, handler)) => policy_and_handler(&args, &handler),
+        Err(error) => {
+            // The untouched function still compiles against `TokenUser`'s default policy,
+            // so the user sees our errors rather than a cascade of missing routes.
+            let error = error.into_compile_error();
+            quote!(#error #item)
+        }
+    }
+}
+
+fn policy_and_handler(args: &Args, handler: &Handler) -> TokenStream {
+    let Handler { func, policy } = handler;
+    // The handler's signature names the marker, so a less visible marker would make a
+    // `pub` handler leak a private type.
+    let vis = &func.vis;
+    let scope = &args.scope;
+    let max_uses = match args.max_uses {
+        Some(max_uses) => quote!(::core::option::Option::Some(#max_uses)),
+        None => quote!(::core::option::Option::None),
+    };
+    let preview = args.preview;
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #policy;
+
+        impl ::rocket_linktoken::__private::Policy for #policy {
+            const SCOPE: &'static str = #scope;
+            const MAX_USES: ::core::option::Option<u32> = #max_uses;
+            const PREVIEW: bool = #preview;
+        }
+
+        #func
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_time_link_declares_its_policy_and_binds_the_handler() {
+        let expanded = expiring_link(
+            quote!(scope = "unsubscribe", max_uses = 1),
+            quote! {
+                #[post("/unsubscribe/<list>", data = "<form>")]
+                async fn unsubscribe(list: i64, user: TokenUser<Subscriber>, form: Form<Confirm>) -> Template {
+                    todo!()
+                }
+            },
+        );
+        assert_eq!(
+            expanded.to_string(),
+            quote! {
+                #[doc(hidden)]
+                #[allow(non_camel_case_types)]
+                struct __linktoken_policy_unsubscribe;
+
+                impl ::rocket_linktoken::__private::Policy for __linktoken_policy_unsubscribe {
+                    const SCOPE: &'static str = "unsubscribe";
+                    const MAX_USES: ::core::option::Option<u32> = ::core::option::Option::Some(1u32);
+                    const PREVIEW: bool = false;
+                }
+
+                #[post("/unsubscribe/<list>", data = "<form>")]
+                async fn unsubscribe(
+                    list: i64,
+                    user: TokenUser<Subscriber, __linktoken_policy_unsubscribe>,
+                    form: Form<Confirm>
+                ) -> Template {
+                    todo!()
+                }
+            }
+            .to_string()
+        );
+    }
+
+    #[test]
+    fn preview_policy_has_no_use_limit_and_follows_visibility() {
+        let expanded = expiring_link(
+            quote!(scope = "unsubscribe", preview),
+            quote!(
+                #[get("/")]
+                pub(crate) fn confirm_page(user: TokenUser<Subscriber>) {}
+            ),
+        );
+        assert_eq!(
+            expanded.to_string(),
+            quote! {
+                #[doc(hidden)]
+                #[allow(non_camel_case_types)]
+                pub(crate) struct __linktoken_policy_confirm_page;
+
+                impl ::rocket_linktoken::__private::Policy for __linktoken_policy_confirm_page {
+                    const SCOPE: &'static str = "unsubscribe";
+                    const MAX_USES: ::core::option::Option<u32> = ::core::option::Option::None;
+                    const PREVIEW: bool = true;
+                }
+
+                #[get("/")]
+                pub(crate) fn confirm_page(user: TokenUser<Subscriber, __linktoken_policy_confirm_page>) {}
+            }
+            .to_string()
+        );
+    }
+
+    #[test]
+    fn bad_input_emits_every_error_and_the_function_unchanged() {
+        let item = quote!(
+            fn page(user: TokenUser<Subscriber>) {}
+        );
+        let expanded = expiring_link(quote!(scope = "", max_uses = 0), item.clone()).to_string();
+
+        let errors = expanded.matches("compile_error").count();
+        assert_eq!(errors, 3, "{expanded}");
+        assert!(expanded.contains("`scope` must not be empty"), "{expanded}");
+        assert!(
+            expanded.contains("`max_uses` must be at least 1"),
+            "{expanded}"
+        );
+        assert!(
+            expanded.contains("must be placed above the route attribute"),
+            "{expanded}"
+        );
+        assert!(expanded.ends_with(&item.to_string()), "{expanded}");
+        assert!(!expanded.contains("__linktoken_policy"), "{expanded}");
+    }
+}

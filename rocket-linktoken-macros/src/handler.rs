@@ -1,0 +1,281 @@
+//! Checking the route handler and binding its `TokenUser` parameter to the policy.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::format_ident;
+use syn::{
+    parse_quote, AngleBracketedGenericArguments, Attribute, FnArg, GenericArgument, Item, ItemFn,
+    PathArguments, PathSegment, Signature, Type,
+};
+
+use crate::errors::Errors;
+
+/// A route handler whose `TokenUser` parameter already names the policy marker.
+pub(crate) struct Handler {
+    /// The function, changed only in its `TokenUser<U>` becoming `TokenUser<U, Marker>`.
+    pub(crate) func: ItemFn,
+    /// The marker type `__linktoken_policy_<fn name>`, still to be declared.
+    pub(crate) policy: Ident,
+}
+
+/// Last path segments of Rocket's route attributes.
+const ROUTE_ATTRIBUTES: [&str; 8] = [
+    "get", "put", "post", "delete", "head", "patch", "options", "route",
+];
+
+/// Checks the handler and rewrites its `TokenUser` parameter, reporting every problem at once.
+pub(crate) fn parse(item: TokenStream) -> syn::Result<Handler> {
+    let mut func = match syn::parse2(item)? {
+        Item::Fn(func) => func,
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                "#[expiring_link] goes on a route handler function",
+            ))
+        }
+    };
+    // Named after the function (minus any `r#`), which is unique in its module because
+    // Rocket already claims the same name for the route's own struct.
+    let policy = format_ident!("__linktoken_policy_{}", func.sig.ident);
+
+    let mut errors = Errors::default();
+    // Attribute macros expand outermost first, so if Rocket's attribute was above ours it
+    // has already consumed itself and we cannot hook into the route any more.
+    if !func.attrs.iter().any(is_route_attribute) {
+        errors.push(syn::Error::new(
+            Span::call_site(),
+            "#[expiring_link] must be placed above the route attribute (#[get], #[post], ...)",
+        ));
+    }
+    bind_token_user(&mut func.sig, &policy, &mut errors);
+    errors.finish(Handler { func, policy })
+}
+
+fn is_route_attribute(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|segment| ROUTE_ATTRIBUTES.iter().any(|name| segment.ident == name))
+}
+
+/// Appends `policy` to the generic arguments of the one `TokenUser<U>` parameter.
+fn bind_token_user(sig: &mut Signature, policy: &Ident, errors: &mut Errors) {
+    let mut found = false;
+    for input in &mut sig.inputs {
+        let FnArg::Typed(param) = input else {
+            continue;
+        };
+        let Type::Path(ty) = &mut *param.ty else {
+            continue;
+        };
+        let Some(segment) = ty.path.segments.last_mut() else {
+            continue;
+        };
+        if segment.ident != "TokenUser" {
+            continue;
+        }
+        if found {
+            errors.spanned(
+                &*ty,
+                "a route with #[expiring_link] takes only one `TokenUser` parameter",
+            );
+            continue;
+        }
+        found = true;
+        match single_type_argument(segment) {
+            Some(arguments) => arguments.args.push(parse_quote!(#policy)),
+            None => errors.spanned(
+                &*ty,
+                "expected `TokenUser<YourUser>` with exactly one type argument; \
+                 #[expiring_link] adds the policy itself",
+            ),
+        }
+    }
+    if !found {
+        errors.spanned(
+            &*sig,
+            "a route with #[expiring_link] takes a `TokenUser<YourUser>` parameter",
+        );
+    }
+}
+
+fn single_type_argument(segment: &mut PathSegment) -> Option<&mut AngleBracketedGenericArguments> {
+    match &mut segment.arguments {
+        PathArguments::AngleBracketed(arguments)
+            if arguments.args.len() == 1
+                && matches!(arguments.args.first(), Some(GenericArgument::Type(_))) =>
+        {
+            Some(arguments)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::{quote, ToTokens};
+
+    use super::*;
+
+    fn error_messages(item: TokenStream) -> Vec<String> {
+        match parse(item) {
+            Ok(_) => Vec::new(),
+            Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    fn accepted(item: TokenStream) -> Handler {
+        match parse(item) {
+            Ok(handler) => handler,
+            Err(error) => panic!("rejected: {error}"),
+        }
+    }
+
+    #[test]
+    fn token_user_gains_the_policy_as_second_argument() {
+        let handler = accepted(quote! {
+            #[post("/unsubscribe/<list>", data = "<form>")]
+            async fn unsubscribe(list: i64, user: TokenUser<Subscriber>, form: Form<Confirm>) -> Template {
+                todo!()
+            }
+        });
+        assert_eq!(handler.policy, "__linktoken_policy_unsubscribe");
+        assert_eq!(
+            handler.func.into_token_stream().to_string(),
+            quote! {
+                #[post("/unsubscribe/<list>", data = "<form>")]
+                async fn unsubscribe(
+                    list: i64,
+                    user: TokenUser<Subscriber, __linktoken_policy_unsubscribe>,
+                    form: Form<Confirm>
+                ) -> Template {
+                    todo!()
+                }
+            }
+            .to_string()
+        );
+    }
+
+    #[test]
+    fn path_prefixes_are_kept() {
+        let handler = accepted(quote! {
+            #[doc = "before"]
+            #[rocket::get("/")]
+            #[allow(unused)]
+            fn page(user: ::rocket_linktoken::TokenUser<crate::Subscriber>) {}
+        });
+        assert_eq!(
+            handler.func.into_token_stream().to_string(),
+            quote! {
+                #[doc = "before"]
+                #[rocket::get("/")]
+                #[allow(unused)]
+                fn page(user: ::rocket_linktoken::TokenUser<crate::Subscriber, __linktoken_policy_page>) {}
+            }
+            .to_string()
+        );
+    }
+
+    #[test]
+    fn every_route_attribute_is_recognised() {
+        for method in ROUTE_ATTRIBUTES {
+            let method = format_ident!("{method}");
+            accepted(quote!(#[#method("/")] fn page(user: TokenUser<U>) {}));
+        }
+    }
+
+    #[test]
+    fn raw_function_names_give_plain_markers() {
+        let handler = accepted(quote!(
+            #[get("/")]
+            fn r#type(user: TokenUser<U>) {}
+        ));
+        assert_eq!(handler.policy, "__linktoken_policy_type");
+    }
+
+    #[test]
+    fn missing_route_attribute_is_an_error() {
+        assert_eq!(
+            error_messages(quote!(
+                #[allow(unused)]
+                fn page(user: TokenUser<U>) {}
+            )),
+            ["#[expiring_link] must be placed above the route attribute (#[get], #[post], ...)"]
+        );
+    }
+
+    #[test]
+    fn missing_token_user_is_an_error() {
+        assert_eq!(
+            error_messages(quote!(
+                #[get("/")]
+                fn page(user: &TokenUser<U>, id: i64) {}
+            )),
+            ["a route with #[expiring_link] takes a `TokenUser<YourUser>` parameter"]
+        );
+    }
+
+    #[test]
+    fn second_token_user_is_an_error() {
+        assert_eq!(
+            error_messages(quote!(
+                #[get("/")]
+                fn page(a: TokenUser<U>, b: TokenUser<U>) {}
+            )),
+            ["a route with #[expiring_link] takes only one `TokenUser` parameter"]
+        );
+    }
+
+    #[test]
+    fn token_user_needs_exactly_one_type_argument() {
+        let expected = [
+            "expected `TokenUser<YourUser>` with exactly one type argument; \
+                         #[expiring_link] adds the policy itself",
+        ];
+        assert_eq!(
+            error_messages(quote!(
+                #[get("/")]
+                fn page(user: TokenUser) {}
+            )),
+            expected
+        );
+        assert_eq!(
+            error_messages(quote!(
+                #[get("/")]
+                fn page(user: TokenUser<U, P>) {}
+            )),
+            expected
+        );
+        assert_eq!(
+            error_messages(quote!(
+                #[get("/")]
+                fn page(user: TokenUser<'a>) {}
+            )),
+            expected
+        );
+    }
+
+    #[test]
+    fn non_functions_are_an_error() {
+        assert_eq!(
+            error_messages(quote!(
+                #[get("/")]
+                struct Page;
+            )),
+            ["#[expiring_link] goes on a route handler function"]
+        );
+    }
+
+    #[test]
+    fn every_handler_error_is_reported_together() {
+        assert_eq!(
+            error_messages(quote!(
+                fn page(a: TokenUser<U>, b: TokenUser<U>, c: TokenUser<U>) {}
+            )),
+            [
+                "#[expiring_link] must be placed above the route attribute (#[get], #[post], ...)",
+                "a route with #[expiring_link] takes only one `TokenUser` parameter",
+                "a route with #[expiring_link] takes only one `TokenUser` parameter",
+            ]
+        );
+    }
+}

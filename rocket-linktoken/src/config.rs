@@ -1,0 +1,227 @@
+//! The `[linktoken]` configuration, read from Rocket's figment.
+
+use chrono::TimeDelta;
+use rocket::figment::Figment;
+use serde::Deserialize;
+
+use crate::link::IssueDefaults;
+use crate::{Error, Issuer, KeyRing, Verifier};
+
+/// The `linktoken` table of Rocket's configuration (`Rocket.toml`, or `ROCKET_LINKTOKEN`).
+///
+/// ```toml
+/// [default.linktoken]
+/// secret = "at least 32 bytes, from a secret store"   # or: keys = [{ id = "2026-11", secret = "..." }]
+/// query_param = "rt"              # the query parameter that carries the token
+/// base_url = "https://news.example.com"   # makes issued URLs absolute
+/// default_ttl = 604800            # seconds a link lives unless told otherwise (7 days)
+/// default_max_uses = 1            # uses a route allows unless its attribute says
+/// leeway = 5                      # seconds of clock skew tolerated on exp and nbf
+/// client_ip_header = "X-Real-IP"  # only behind a proxy that sets it; the socket address otherwise
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    secret: Option<String>,
+    keys: Option<Vec<KeyConfig>>,
+    #[serde(default = "defaults::query_param")]
+    query_param: String,
+    base_url: Option<String>,
+    #[serde(default = "defaults::ttl")]
+    default_ttl: u32,
+    #[serde(default = "defaults::max_uses")]
+    default_max_uses: u32,
+    #[serde(default = "defaults::leeway")]
+    leeway: u32,
+    client_ip_header: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct KeyConfig {
+    id: String,
+    secret: String,
+}
+
+mod defaults {
+    pub(super) fn query_param() -> String {
+        "rt".into()
+    }
+    pub(super) fn ttl() -> u32 {
+        7 * 24 * 60 * 60
+    }
+    pub(super) fn max_uses() -> u32 {
+        1
+    }
+    pub(super) fn leeway() -> u32 {
+        5
+    }
+}
+
+impl Config {
+    /// Reads and checks `linktoken` from a figment; the error names the setting at fault.
+    pub fn from_figment(figment: &Figment) -> Result<Config, Error> {
+        if !figment.contains("linktoken") {
+            return Err(Error::Config(
+                "`linktoken.secret` is not set (give a secret of at least 32 bytes, or \
+                 `linktoken.keys`)"
+                    .into(),
+            ));
+        }
+        let config: Config = figment
+            .extract_inner("linktoken")
+            .map_err(|e| Error::Config(format!("`linktoken`: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        self.key_ring()?;
+        let param_ok = !self.query_param.is_empty()
+            && self.query_param.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !param_ok {
+            return Err(Error::Config(
+                "`linktoken.query_param` must be letters, digits, `-`, `_` or `.`".into(),
+            ));
+        }
+        if let Some(base) = &self.base_url {
+            let ok = (base.starts_with("https://") || base.starts_with("http://"))
+                && !base.contains(['?', '#', ' ']);
+            if !ok {
+                return Err(Error::Config(format!(
+                    "`linktoken.base_url` must be an http(s) URL such as `https://news.example.com`, not `{base}`"
+                )));
+            }
+        }
+        if self.default_ttl == 0 {
+            return Err(Error::Config("`linktoken.default_ttl` must be at least 1 second".into()));
+        }
+        if self.default_max_uses == 0 {
+            return Err(Error::Config("`linktoken.default_max_uses` must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn key_ring(&self) -> Result<KeyRing, Error> {
+        match (&self.secret, &self.keys) {
+            (Some(_), Some(_)) => Err(Error::Config(
+                "both `linktoken.secret` and `linktoken.keys` are set; keep one".into(),
+            )),
+            (Some(secret), None) => KeyRing::from_secret(secret.as_bytes()),
+            (None, Some(keys)) => KeyRing::new(
+                keys.iter().map(|k| (k.id.clone(), k.secret.as_bytes().to_vec())).collect(),
+            ),
+            (None, None) => Err(Error::Config(
+                "`linktoken.secret` is not set (give a secret of at least 32 bytes, or \
+                 `linktoken.keys`)"
+                    .into(),
+            )),
+        }
+    }
+
+    pub(crate) fn issuer(&self) -> Result<Issuer, Error> {
+        Ok(Issuer {
+            keys: self.key_ring()?,
+            defaults: IssueDefaults {
+                ttl: TimeDelta::seconds(i64::from(self.default_ttl)),
+                query_param: self.query_param.clone(),
+                base_url: self.base_url.as_ref().map(|b| b.trim_end_matches('/').to_string()),
+            },
+        })
+    }
+
+    pub(crate) fn verifier(&self) -> Result<Verifier, Error> {
+        Ok(Verifier::new(self.key_ring()?, self.leeway))
+    }
+
+    /// The query parameter that carries the token.
+    pub fn query_param(&self) -> &str {
+        &self.query_param
+    }
+
+    /// Uses a route allows when its attribute does not say.
+    pub fn default_max_uses(&self) -> u32 {
+        self.default_max_uses
+    }
+
+    /// The request header holding the client's address, when a trusted proxy sets it.
+    pub fn client_ip_header(&self) -> Option<&str> {
+        self.client_ip_header.as_deref()
+    }
+}
+
+impl Issuer {
+    /// The issuer the `linktoken` configuration in `figment` describes.
+    pub fn from_figment(figment: &Figment) -> Result<Issuer, Error> {
+        Config::from_figment(figment)?.issuer()
+    }
+}
+
+impl Verifier {
+    /// The verifier the `linktoken` configuration in `figment` describes.
+    pub fn from_figment(figment: &Figment) -> Result<Verifier, Error> {
+        Config::from_figment(figment)?.verifier()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, Error> {
+        let mut figment = Figment::new();
+        for (key, value) in pairs {
+            figment = figment.merge((*key, *value));
+        }
+        Config::from_figment(&figment)
+    }
+
+    fn message(result: Result<Config, Error>) -> String {
+        result.map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string())
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn no_secret_names_the_setting() {
+        assert!(message(config(&[])).contains("`linktoken.secret` is not set"));
+        let other = message(config(&[("linktoken.base_url", "https://x")]));
+        assert!(other.contains("`linktoken.secret` is not set"), "{other}");
+    }
+
+    #[test]
+    fn short_secret_names_the_setting() {
+        let m = message(config(&[("linktoken.secret", "too short")]));
+        assert!(m.contains("`linktoken.secret` is 9 bytes long; it must be at least 32"), "{m}");
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let c = config(&[("linktoken.secret", SECRET)]).unwrap();
+        assert_eq!((c.query_param(), c.default_ttl, c.default_max_uses, c.leeway), ("rt", 604_800, 1, 5));
+        assert_eq!(c.client_ip_header(), None);
+    }
+
+    #[test]
+    fn other_settings_are_checked() {
+        let bad = |k, v| message(config(&[("linktoken.secret", SECRET), (k, v)]));
+        assert!(bad("linktoken.base_url", "news.example.com").contains("base_url"));
+        assert!(bad("linktoken.query_param", "r t").contains("query_param"));
+        assert!(bad("linktoken.default_max_uses", "0").contains("default_max_uses"));
+        assert!(bad("linktoken.default_ttl", "0").contains("default_ttl"));
+        assert!(bad("linktoken.leeway", "-1").contains("linktoken"));
+    }
+
+    #[test]
+    fn keys_list_signs_with_the_first() {
+        let figment = Figment::new().merge((
+            "linktoken.keys",
+            vec![
+                serde_json::json!({ "id": "new", "secret": SECRET }),
+                serde_json::json!({ "id": "old", "secret": SECRET }),
+            ],
+        ));
+        let ring = Config::from_figment(&figment).unwrap().key_ring().unwrap();
+        assert_eq!(ring.signing_key_id(), Some("new"));
+        let both = figment.merge(("linktoken.secret", SECRET));
+        assert!(message(Config::from_figment(&both)).contains("both"));
+    }
+}

@@ -1,0 +1,232 @@
+//! The fairing: configuration and tables at ignite, the token lifted out of the URL before
+//! routing, and every use settled with its response status.
+
+use std::marker::PhantomData;
+use std::sync::Mutex;
+
+use rocket::fairing::{self, Fairing, Info, Kind};
+use rocket::http::uri::Origin;
+use rocket::http::Header;
+use rocket::{Build, Data, Request, Response, Rocket};
+use rocket_db_pools::Database;
+
+use crate::config::Config;
+use crate::guard::{LinkContext, TokenParam};
+use crate::store::{LedgerPool, RequestMeta, USER_AGENT_MAX};
+use crate::{catcher, Error, Issuer, Ledger, Verifier};
+
+/// What guards and the fairing share, managed by the fairing at ignite.
+pub(crate) struct Runtime {
+    pub(crate) config: Config,
+    pub(crate) verifier: Verifier,
+    pub(crate) ledger: Ledger,
+}
+
+/// The rocket-linktoken fairing for the application's database `D`.
+///
+/// Attach it after `D::init()`. At ignite it reads `[linktoken]` (refusing to launch, naming
+/// the setting, when there is no usable secret), creates the ledger tables in `D`, registers
+/// the refusal pages for 400/403/410 unless the application has its own catchers there, and
+/// manages [`Issuer`](crate::Issuer) and [`Ledger`]. On each request it lifts the token out of
+/// the URL (so Rocket's request log never shows it), and on each response it records the
+/// status of every use and adds `Referrer-Policy: no-referrer` and `Cache-Control: no-store`
+/// to responses to requests that carried a token.
+///
+/// ```no_run
+/// use rocket_db_pools::{sqlx, Database};
+///
+/// #[derive(Database)]
+/// #[database("newsletter")]
+/// struct Db(sqlx::SqlitePool);
+///
+/// #[rocket::launch]
+/// fn rocket() -> _ {
+///     rocket::build()
+///         .attach(Db::init())
+///         .attach(rocket_linktoken::fairing::<Db>())
+/// }
+/// ```
+pub fn fairing<D>() -> LinkTokens<D>
+where
+    D: Database,
+    D::Pool: LedgerPool,
+{
+    LinkTokens { database: PhantomData }
+}
+
+/// The fairing returned by [`fairing`].
+pub struct LinkTokens<D> {
+    database: PhantomData<fn() -> D>,
+}
+
+#[rocket::async_trait]
+impl<D> Fairing for LinkTokens<D>
+where
+    D: Database,
+    D::Pool: LedgerPool,
+{
+    fn info(&self) -> Info {
+        Info { name: "rocket-linktoken", kind: Kind::Ignite | Kind::Request | Kind::Response }
+    }
+
+    async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        match ignite::<D>(&rocket).await {
+            Ok((runtime, issuer)) => {
+                let ledger = runtime.ledger.clone();
+                Ok(catcher::register_missing(rocket).manage(issuer).manage(ledger).manage(runtime))
+            }
+            Err(e) => {
+                rocket::error!("{e}");
+                Err(rocket)
+            }
+        }
+    }
+
+    async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
+        let Some(runtime) = request.rocket().state::<Runtime>() else { return };
+        let (token, rest) = lift_token(request.uri(), runtime.config.query_param());
+        if token != TokenParam::Absent {
+            // Routing and Rocket's request log see the URL without the token from here on.
+            if let Ok(uri) = Origin::parse_owned(rest.clone()) {
+                request.set_uri(uri);
+            }
+        }
+        let meta = RequestMeta {
+            method: request.method().as_str().to_string(),
+            path: rest,
+            client_ip: client_ip(request, runtime.config.client_ip_header()),
+            user_agent: request
+                .headers()
+                .get_one("User-Agent")
+                .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+        };
+        let method = request.method();
+        request.local_cache(|| {
+            Some(LinkContext {
+                token,
+                method,
+                meta,
+                attempts: Mutex::new(Vec::new()),
+                refusal: Mutex::new(None),
+            })
+        });
+    }
+
+    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        let Some(context) = request.local_cache(|| None::<LinkContext>) else { return };
+        if context.token == TokenParam::Absent {
+            return;
+        }
+        response.set_header(Header::new("Referrer-Policy", "no-referrer"));
+        response.set_header(Header::new("Cache-Control", "no-store"));
+
+        let Some(runtime) = request.rocket().state::<Runtime>() else { return };
+        let attempts = match context.attempts.lock() {
+            Ok(mut attempts) => std::mem::take(&mut *attempts),
+            Err(_) => return,
+        };
+        let status = response.status();
+        for attempt in attempts {
+            let recorded = match attempt.result {
+                Ok(Some(spent)) => runtime.ledger.settle(&attempt.claims.jti, spent, status).await,
+                _ => {
+                    let outcome = attempt.unspent_outcome();
+                    let meta = &context.meta;
+                    runtime.ledger.record(&attempt.claims, meta, status, outcome, attempt.at).await
+                }
+            };
+            if let Err(e) = recorded {
+                // The jti identifies the link; the token itself never goes to a log.
+                rocket::error!("rocket-linktoken: recording a use of link {} failed: {e}", attempt.claims.jti);
+            }
+        }
+    }
+}
+
+async fn ignite<D>(rocket: &Rocket<Build>) -> Result<(Runtime, Issuer), Error>
+where
+    D: Database,
+    D::Pool: LedgerPool,
+{
+    let config = Config::from_figment(rocket.figment())?;
+    let Some(database) = D::fetch(rocket) else {
+        return Err(Error::Config(format!(
+            "the database `{}` is not attached: attach `{}::init()` before the rocket-linktoken fairing",
+            D::NAME,
+            std::any::type_name::<D>(),
+        )));
+    };
+    let ledger = database.ledger();
+    ledger.migrate().await?;
+    let verifier = config.verifier()?;
+    let issuer = config.issuer()?;
+    Ok((Runtime { config, verifier, ledger }, issuer))
+}
+
+/// Splits the token parameter off a request URI: the token, and the URI without it (the
+/// request target that links are bound to).
+fn lift_token(uri: &Origin<'_>, param: &str) -> (TokenParam, String) {
+    let path = uri.path().as_str();
+    let Some(query) = uri.query() else {
+        return (TokenParam::Absent, path.to_string());
+    };
+    let mut token = TokenParam::Absent;
+    let mut rest = Vec::new();
+    for segment in query.as_str().split('&') {
+        let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
+        if rocket::http::RawStr::new(name).url_decode_lossy() == param {
+            token = match token {
+                TokenParam::Absent => {
+                    TokenParam::One(rocket::http::RawStr::new(value).url_decode_lossy().into_owned())
+                }
+                _ => TokenParam::Repeated,
+            };
+        } else if !segment.is_empty() {
+            rest.push(segment);
+        }
+    }
+    if rest.is_empty() {
+        (token, path.to_string())
+    } else {
+        (token, format!("{path}?{}", rest.join("&")))
+    }
+}
+
+/// The client's address: the socket peer, unless the operator named a header that a trusted
+/// proxy sets. A header anybody can send is never believed by default.
+fn client_ip(request: &Request<'_>, header: Option<&str>) -> Option<String> {
+    if let Some(name) = header {
+        // With X-Forwarded-For, the proxy appends the address it saw: the last entry.
+        let forwarded = request.headers().get(name).last();
+        if let Some(ip) = forwarded.and_then(|v| v.rsplit(',').next()).map(str::trim) {
+            if ip.parse::<std::net::IpAddr>().is_ok() {
+                return Some(ip.to_string());
+            }
+        }
+    }
+    request.remote().map(|addr| addr.ip().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lift(uri: &str) -> (TokenParam, String) {
+        lift_token(&Origin::parse(uri).unwrap(), "rt")
+    }
+
+    #[test]
+    fn the_token_is_lifted_and_the_rest_kept_in_order() {
+        assert_eq!(lift("/a?rt=t.o.k"), (TokenParam::One("t.o.k".into()), "/a".into()));
+        assert_eq!(lift("/a?x=1&rt=tok&y=2"), (TokenParam::One("tok".into()), "/a?x=1&y=2".into()));
+        assert_eq!(lift("/a?x=1"), (TokenParam::Absent, "/a?x=1".into()));
+        assert_eq!(lift("/a"), (TokenParam::Absent, "/a".into()));
+        assert_eq!(lift("/a?rt="), (TokenParam::One(String::new()), "/a".into()));
+    }
+
+    #[test]
+    fn a_repeated_token_is_noticed_even_when_encoded() {
+        assert_eq!(lift("/a?rt=1&rt=2").0, TokenParam::Repeated);
+        assert_eq!(lift("/a?rt=1&%72t=2").0, TokenParam::Repeated);
+    }
+}

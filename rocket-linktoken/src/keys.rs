@@ -1,0 +1,140 @@
+//! The key ring: which secret signs new links, and which secrets still verify old ones.
+
+use std::fmt;
+use std::sync::Arc;
+
+use jsonwebtoken::{DecodingKey, EncodingKey};
+
+use crate::Error;
+
+/// Shortest secret accepted, in bytes: HS256 keys shorter than the hash output weaken it.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// One HMAC secret, with the id that tokens name in their `kid` header.
+#[derive(Clone)]
+pub(crate) struct Key {
+    pub(crate) id: Option<String>,
+    pub(crate) encoding: EncodingKey,
+    pub(crate) decoding: DecodingKey,
+}
+
+/// The secrets links are signed and verified with.
+///
+/// The first key signs; every key verifies. A ring made from one bare secret signs without a
+/// `kid` header; a ring of named keys puts the signer's id in `kid`, and a token's `kid` must
+/// name one of them. A token without `kid` is checked against every key, so links made before
+/// a single `secret` became a list of `keys` keep working.
+///
+/// ```
+/// use rocket_linktoken::KeyRing;
+///
+/// let ring = KeyRing::new(vec![
+///     ("2026-11".to_string(), b"a-new-secret-of-at-least-32-bytes!!".to_vec()),
+///     ("2026-05".to_string(), b"the-old-secret-still-verifies-links".to_vec()),
+/// ])?;
+/// assert_eq!(ring.signing_key_id(), Some("2026-11"));
+/// # Ok::<(), rocket_linktoken::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct KeyRing {
+    keys: Arc<[Key]>,
+}
+
+impl KeyRing {
+    /// A ring of one secret, with no key id.
+    pub fn from_secret(secret: &[u8]) -> Result<Self, Error> {
+        Ok(KeyRing { keys: Arc::new([key(None, secret, "linktoken.secret")?]) })
+    }
+
+    /// A ring of named secrets; the first signs.
+    pub fn new(keys: Vec<(String, Vec<u8>)>) -> Result<Self, Error> {
+        if keys.is_empty() {
+            return Err(Error::Config("`linktoken.keys` is empty".into()));
+        }
+        let mut ring = Vec::with_capacity(keys.len());
+        for (i, (id, secret)) in keys.into_iter().enumerate() {
+            let setting = format!("linktoken.keys[{i}]");
+            if id.is_empty() {
+                return Err(Error::Config(format!("`{setting}.id` is empty")));
+            }
+            if ring.iter().any(|k: &Key| k.id.as_deref() == Some(&*id)) {
+                return Err(Error::Config(format!("`{setting}.id` repeats the key id `{id}`")));
+            }
+            ring.push(key(Some(id), &secret, &format!("{setting}.secret"))?);
+        }
+        Ok(KeyRing { keys: ring.into() })
+    }
+
+    /// The id of the key that signs new links, if keys are named.
+    pub fn signing_key_id(&self) -> Option<&str> {
+        self.signer().id.as_deref()
+    }
+
+    pub(crate) fn signer(&self) -> &Key {
+        &self.keys[0]
+    }
+
+    /// The keys a token with this `kid` header may have been signed with.
+    pub(crate) fn candidates<'a>(
+        &'a self,
+        kid: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Key> + 'a {
+        self.keys.iter().filter(move |k| kid.is_none() || k.id.as_deref() == kid)
+    }
+}
+
+impl fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print secrets, only how many there are and their ids.
+        f.debug_struct("KeyRing")
+            .field("ids", &self.keys.iter().map(|k| k.id.as_deref()).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn key(id: Option<String>, secret: &[u8], setting: &str) -> Result<Key, Error> {
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(Error::Config(format!(
+            "`{setting}` is {} bytes long; it must be at least {MIN_SECRET_LEN}",
+            secret.len()
+        )));
+    }
+    let bad = |e: jsonwebtoken::errors::Error| Error::Config(format!("`{setting}`: {e}"));
+    Ok(Key {
+        id,
+        encoding: EncodingKey::from_secret(secret).map_err(bad)?,
+        decoding: DecodingKey::from_secret(secret).map_err(bad)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn short_secret_is_refused_naming_the_setting() {
+        let err = KeyRing::from_secret(b"short").unwrap_err();
+        assert!(err.to_string().contains("`linktoken.secret` is 5 bytes long"), "{err}");
+    }
+
+    #[test]
+    fn key_ids_must_be_unique_and_named() {
+        let twice = vec![("a".into(), SECRET.to_vec()), ("a".into(), SECRET.to_vec())];
+        assert!(KeyRing::new(twice).unwrap_err().to_string().contains("repeats the key id"));
+        let unnamed = vec![(String::new(), SECRET.to_vec())];
+        assert!(KeyRing::new(unnamed).unwrap_err().to_string().contains("keys[0].id"));
+        assert!(KeyRing::new(vec![]).is_err());
+    }
+
+    #[test]
+    fn tokens_without_kid_try_every_key() {
+        let ring = KeyRing::new(vec![("a".into(), SECRET.to_vec()), ("b".into(), SECRET.to_vec())])
+            .unwrap();
+        assert_eq!(ring.candidates(None).count(), 2);
+        assert_eq!(ring.candidates(Some("b")).count(), 1);
+        assert_eq!(ring.candidates(Some("c")).count(), 0);
+        assert_eq!(ring.signing_key_id(), Some("a"));
+    }
+}

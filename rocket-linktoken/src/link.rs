@@ -1,0 +1,291 @@
+//! Issuing links: pure signing, no I/O, so templates, mailers and batch jobs can mint freely.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::{DateTime, TimeDelta, Utc};
+use jsonwebtoken::{Algorithm, Header};
+use rocket::http::uri::Origin;
+use serde_json::{Map, Value};
+
+use crate::{Claims, Error, KeyRing};
+
+/// What a new link should say. Only the user, the scope and the target are required.
+///
+/// ```
+/// use chrono::TimeDelta;
+/// use rocket_linktoken::LinkSpec;
+///
+/// let spec = LinkSpec::new("42", "unsubscribe", "/unsubscribe/7")
+///     .ttl(TimeDelta::days(30))
+///     .max_uses(1)
+///     .data(serde_json::json!({ "campaign": "november" }));
+/// # let _ = spec;
+/// ```
+#[derive(Debug, Clone)]
+pub struct LinkSpec {
+    sub: String,
+    scope: String,
+    target: String,
+    expiry: Option<Expiry>,
+    not_before: Option<DateTime<Utc>>,
+    max_uses: Option<u32>,
+    data: Option<Value>,
+    jti: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Expiry {
+    At(DateTime<Utc>),
+    After(TimeDelta),
+}
+
+impl LinkSpec {
+    /// A link for `user`, allowing the action `scope`, opening `target`: an origin-form path
+    /// with an optional query, such as `/unsubscribe/7` or `/confirm?list=2`.
+    pub fn new(user: impl Into<String>, scope: impl Into<String>, target: impl Into<String>) -> Self {
+        LinkSpec {
+            sub: user.into(),
+            scope: scope.into(),
+            target: target.into(),
+            expiry: None,
+            not_before: None,
+            max_uses: None,
+            data: None,
+            jti: None,
+        }
+    }
+
+    /// Expire this long after issuing, instead of the configured `default_ttl`.
+    pub fn ttl(mut self, ttl: TimeDelta) -> Self {
+        self.expiry = Some(Expiry::After(ttl));
+        self
+    }
+
+    /// Expire at this instant, instead of after the configured `default_ttl`.
+    pub fn expires_at(mut self, at: DateTime<Utc>) -> Self {
+        self.expiry = Some(Expiry::At(at));
+        self
+    }
+
+    /// Refuse the link before this instant.
+    pub fn not_before(mut self, at: DateTime<Utc>) -> Self {
+        self.not_before = Some(at);
+        self
+    }
+
+    /// Allow at most this many uses (the route's `max_uses` caps it as well).
+    pub fn max_uses(mut self, uses: u32) -> Self {
+        self.max_uses = Some(uses);
+        self
+    }
+
+    /// Application data carried in the link: a JSON object, readable by anyone with the link.
+    pub fn data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// Use this link id instead of a random one. It must be unique among all links, 1 to 64
+    /// characters: minting the same id twice makes two links share one use count.
+    pub fn jti(mut self, jti: impl Into<String>) -> Self {
+        self.jti = Some(jti.into());
+        self
+    }
+}
+
+/// A signed link, ready to put in an email or a page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// The signed token (JWS compact serialization).
+    pub token: String,
+    /// The URL to send: absolute when `base_url` is configured, origin-form otherwise.
+    pub url: String,
+    /// The link's unique id, for revoking it and finding its uses.
+    pub jti: String,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Settings that shape issued links, beside the keys.
+#[derive(Debug, Clone)]
+pub(crate) struct IssueDefaults {
+    pub(crate) ttl: TimeDelta,
+    pub(crate) query_param: String,
+    pub(crate) base_url: Option<String>,
+}
+
+/// Makes links. Cheap to clone; available as managed state (`&State<Issuer>`) once the
+/// fairing has ignited, or built directly for batch jobs with [`Issuer::from_figment`].
+///
+/// ```
+/// use rocket_linktoken::{Issuer, LinkSpec};
+///
+/// let figment = rocket::Config::figment()
+///     .merge(("linktoken.secret", "an-example-secret-of-32-bytes-or-more"))
+///     .merge(("linktoken.base_url", "https://news.example.com"));
+/// let issuer = Issuer::from_figment(&figment)?;
+/// let link = issuer.issue(&LinkSpec::new("42", "unsubscribe", "/unsubscribe/7"))?;
+/// assert!(link.url.starts_with("https://news.example.com/unsubscribe/7?rt=ey"));
+/// # Ok::<(), rocket_linktoken::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    pub(crate) keys: KeyRing,
+    pub(crate) defaults: IssueDefaults,
+}
+
+impl Issuer {
+    /// Signs a link that starts working now.
+    pub fn issue(&self, spec: &LinkSpec) -> Result<Link, Error> {
+        self.issue_at(spec, Utc::now())
+    }
+
+    /// Signs a link as if the clock read `now` (for tests, and for batch jobs that stamp a
+    /// whole mailing with one time).
+    pub fn issue_at(&self, spec: &LinkSpec, now: DateTime<Utc>) -> Result<Link, Error> {
+        let aud = target(&spec.target, &self.defaults.query_param)?;
+        let expires_at = match spec.expiry {
+            Some(Expiry::At(at)) => at,
+            Some(Expiry::After(ttl)) if ttl <= TimeDelta::zero() => {
+                return Err(Error::InvalidLink("the ttl must be positive".into()))
+            }
+            Some(Expiry::After(ttl)) => now + ttl,
+            None => now + self.defaults.ttl,
+        };
+        let data = match &spec.data {
+            None => Map::new(),
+            Some(Value::Object(map)) => map.clone(),
+            Some(_) => return Err(Error::InvalidLink("link data must be a JSON object".into())),
+        };
+        if spec.max_uses == Some(0) {
+            return Err(Error::InvalidLink("max_uses must be at least 1".into()));
+        }
+        let jti = match &spec.jti {
+            Some(jti) => jti.clone(),
+            None => random_jti()?,
+        };
+        let claims = Claims {
+            jti,
+            sub: spec.sub.clone(),
+            scope: spec.scope.clone(),
+            aud,
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            nbf: spec.not_before.map(|t| t.timestamp()),
+            max: spec.max_uses,
+            data,
+        };
+        claims
+            .check()
+            .map_err(|e| Error::InvalidLink(format!("the `{}` claim is invalid", claim_name(&e))))?;
+
+        let signer = self.keys.signer();
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = signer.id.clone();
+        let token = jsonwebtoken::encode(&header, &claims, &signer.encoding)
+            .map_err(|e| Error::InvalidLink(format!("signing failed: {e}")))?;
+
+        let separator = if claims.aud.contains('?') { '&' } else { '?' };
+        let base = self.defaults.base_url.as_deref().unwrap_or("");
+        let url = format!("{base}{}{separator}{}={token}", claims.aud, self.defaults.query_param);
+        Ok(Link { token, url, jti: claims.jti, expires_at })
+    }
+}
+
+fn claim_name(e: &Error) -> &'static str {
+    match e {
+        Error::InvalidClaim(claim) => claim,
+        _ => "?",
+    }
+}
+
+/// Checks a link target and gives it in the form requests are compared against: origin-form,
+/// with no empty query. Scheme and host are never part of it (see `base_url`).
+fn target(target: &str, query_param: &str) -> Result<String, Error> {
+    let bad = |why: &str| Error::InvalidLink(format!("the target `{target}` {why}"));
+    // `//host/path` is a valid origin-form path, but a browser reads it as another host.
+    if target.starts_with("//") {
+        return Err(bad("would be read as a host name"));
+    }
+    let origin = Origin::parse(target).map_err(|_| bad("is not an origin-form path like `/a/b?c=d`"))?;
+    let path = origin.path().as_str();
+    match origin.query().map(|q| q.as_str()).filter(|q| !q.is_empty()) {
+        None => Ok(path.to_string()),
+        Some(query) => {
+            let names = query.split('&').map(|pair| pair.split('=').next().unwrap_or(pair));
+            if names.into_iter().any(|name| name == query_param) {
+                return Err(bad(&format!("already has the token parameter `{query_param}`")));
+            }
+            Ok(format!("{path}?{query}"))
+        }
+    }
+}
+
+/// 128 random bits, base64url: 22 characters.
+fn random_jti() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::InvalidLink(format!("the system random source failed: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer(base_url: Option<&str>) -> Issuer {
+        Issuer {
+            keys: KeyRing::from_secret(b"0123456789abcdef0123456789abcdef").unwrap(),
+            defaults: IssueDefaults {
+                ttl: TimeDelta::days(7),
+                query_param: "rt".into(),
+                base_url: base_url.map(String::from),
+            },
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_796_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn url_is_target_plus_token_parameter() {
+        let link = issuer(None).issue_at(&LinkSpec::new("1", "s", "/a/b"), now()).unwrap();
+        assert_eq!(link.url, format!("/a/b?rt={}", link.token));
+        assert_eq!(link.expires_at, now() + TimeDelta::days(7));
+
+        let link = issuer(Some("https://x.example")).issue_at(&LinkSpec::new("1", "s", "/a?b=c"), now());
+        let link = link.unwrap();
+        assert_eq!(link.url, format!("https://x.example/a?b=c&rt={}", link.token));
+    }
+
+    #[test]
+    fn random_jtis_are_128_bits_and_differ() {
+        let spec = LinkSpec::new("1", "s", "/a");
+        let a = issuer(None).issue_at(&spec, now()).unwrap();
+        let b = issuer(None).issue_at(&spec, now()).unwrap();
+        assert_eq!(a.jti.len(), 22);
+        assert_ne!(a.jti, b.jti);
+    }
+
+    #[test]
+    fn bad_targets_are_refused() {
+        for target in ["unsubscribe/1", "//evil.example/x", "/a?rt=x", "/a b", "https://x/a"] {
+            let result = issuer(None).issue_at(&LinkSpec::new("1", "s", target), now());
+            assert!(matches!(result, Err(Error::InvalidLink(_))), "{target} was accepted");
+        }
+        let empty_query = issuer(None).issue_at(&LinkSpec::new("1", "s", "/a?"), now()).unwrap();
+        assert!(empty_query.url.starts_with("/a?rt="));
+    }
+
+    #[test]
+    fn bad_specs_are_refused() {
+        let spec = |s: LinkSpec| issuer(None).issue_at(&s, now());
+        assert!(spec(LinkSpec::new("", "s", "/a")).is_err());
+        assert!(spec(LinkSpec::new("1", "", "/a")).is_err());
+        assert!(spec(LinkSpec::new("1", "s", "/a").max_uses(0)).is_err());
+        assert!(spec(LinkSpec::new("1", "s", "/a").ttl(TimeDelta::zero())).is_err());
+        assert!(spec(LinkSpec::new("1", "s", "/a").data(serde_json::json!([1]))).is_err());
+        assert!(spec(LinkSpec::new("1", "s", "/a").jti("x".repeat(65))).is_err());
+    }
+}

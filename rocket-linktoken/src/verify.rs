@@ -1,0 +1,236 @@
+//! Verifying tokens: pure (no I/O, no clock), so every rule is a plain unit test.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::{Claims, Error, KeyRing};
+
+/// Longest token accepted, in bytes. Links this library makes are a few hundred bytes; the
+/// limit keeps hostile input cheap to refuse.
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// What the route expects of a token.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    /// The route's scope; the token's `scope` must equal it.
+    pub scope: &'a str,
+    /// The request target, without the token parameter; the token's `aud` must equal it.
+    pub target: &'a str,
+}
+
+/// Checks tokens against the key ring and a route's expectations.
+///
+/// Checks run in this order, and the first failure is the answer: shape (400), header and
+/// signature (403), claim types (400), scope and target (403), not-before (403), expiry (410).
+/// Only after the signature holds is anything in the payload believed.
+///
+/// ```
+/// use chrono::TimeDelta;
+/// use rocket_linktoken::{Expected, Issuer, LinkSpec, Verifier, Error};
+///
+/// let figment = rocket::Config::figment()
+///     .merge(("linktoken.secret", "an-example-secret-of-32-bytes-or-more"));
+/// let issuer = Issuer::from_figment(&figment)?;
+/// let verifier = Verifier::from_figment(&figment)?;
+/// let link = issuer.issue(&LinkSpec::new("42", "unsubscribe", "/unsubscribe/7"))?;
+///
+/// let now = chrono::Utc::now().timestamp();
+/// let here = Expected { scope: "unsubscribe", target: "/unsubscribe/7" };
+/// assert_eq!(verifier.verify(&link.token, &here, now)?.sub(), "42");
+///
+/// let elsewhere = Expected { scope: "unsubscribe", target: "/unsubscribe/8" };
+/// assert!(matches!(verifier.verify(&link.token, &elsewhere, now), Err(Error::WrongTarget)));
+/// # Ok::<(), rocket_linktoken::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    pub(crate) keys: KeyRing,
+    pub(crate) leeway: i64,
+}
+
+/// The header fields this library reads. Derived, so a repeated field is refused.
+#[derive(Deserialize)]
+struct JoseHeader {
+    alg: Option<Value>,
+    kid: Option<Value>,
+    crit: Option<Value>,
+}
+
+impl Verifier {
+    /// A verifier for these keys, tolerating `leeway_secs` of clock skew on `exp` and `nbf`.
+    pub fn new(keys: KeyRing, leeway_secs: u32) -> Verifier {
+        Verifier { keys, leeway: i64::from(leeway_secs) }
+    }
+
+    /// Every check: the token is genuine, and it applies to this route now (`now` in unix
+    /// seconds).
+    pub fn verify(&self, token: &str, expected: &Expected<'_>, now: i64) -> Result<Claims, Error> {
+        let claims = self.authenticate(token)?;
+        self.check(&claims, expected, now)?;
+        Ok(claims)
+    }
+
+    /// The token is well formed and signed by one of our keys; its claims are well typed.
+    /// Nothing about the route or the time is checked yet.
+    pub fn authenticate(&self, token: &str) -> Result<Claims, Error> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(Error::TooLong);
+        }
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Error::Malformed);
+        };
+        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| Error::Malformed);
+        let header_json = decode(header_b64)?;
+        let payload_json = decode(payload_b64)?;
+        decode(signature)?;
+
+        if header_json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Error::Malformed);
+        }
+        let header: JoseHeader = serde_json::from_slice(&header_json).map_err(|_| Error::Malformed)?;
+        match header.alg {
+            Some(Value::String(alg)) if alg == "HS256" => {}
+            Some(Value::String(_)) => return Err(Error::UnsupportedAlgorithm),
+            _ => return Err(Error::Malformed),
+        }
+        if header.crit.is_some() {
+            return Err(Error::CriticalHeader);
+        }
+        let kid = match &header.kid {
+            None => None,
+            Some(Value::String(kid)) => Some(kid.as_str()),
+            Some(_) => return Err(Error::Malformed),
+        };
+
+        // The signed message is the first two segments exactly as sent.
+        let message = &token[..header_b64.len() + 1 + payload_b64.len()];
+        let mut keys = self.keys.candidates(kid).peekable();
+        if keys.peek().is_none() {
+            return Err(Error::UnknownKey);
+        }
+        let genuine = keys.any(|key| {
+            jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.decoding, Algorithm::HS256)
+                .unwrap_or(false)
+        });
+        if !genuine {
+            return Err(Error::BadSignature);
+        }
+        Claims::from_json(&payload_json)
+    }
+
+    /// The genuine token applies to this route, now.
+    pub fn check(&self, claims: &Claims, expected: &Expected<'_>, now: i64) -> Result<(), Error> {
+        if claims.scope != expected.scope {
+            return Err(Error::WrongScope);
+        }
+        if claims.aud != expected.target {
+            return Err(Error::WrongTarget);
+        }
+        if claims.nbf.is_some_and(|nbf| now.saturating_add(self.leeway) < nbf) {
+            return Err(Error::NotYetValid);
+        }
+        // RFC 7519: the token must not be accepted on or after `exp`.
+        if now >= claims.exp.saturating_add(self.leeway) {
+            return Err(Error::Expired);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn verifier() -> Verifier {
+        Verifier::new(KeyRing::from_secret(SECRET).unwrap(), 5)
+    }
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    fn signed(header: &str, payload: &str) -> String {
+        let message = format!("{}.{}", b64(header), b64(payload));
+        let key = jsonwebtoken::EncodingKey::from_secret(SECRET).unwrap();
+        let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+        format!("{message}.{sig}")
+    }
+
+    const HS256: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+    const PAYLOAD: &str = r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":100,"exp":200,"nbf":50}"#;
+    const HERE: Expected<'static> = Expected { scope: "s", target: "/a" };
+
+    fn code(result: Result<Claims, Error>) -> &'static str {
+        result.map_or_else(|e| e.code(), |_| "ok")
+    }
+
+    #[test]
+    fn a_genuine_token_verifies() {
+        assert_eq!(code(verifier().verify(&signed(HS256, PAYLOAD), &HERE, 150)), "ok");
+    }
+
+    #[test]
+    fn time_checks_honour_the_leeway() {
+        let token = signed(HS256, PAYLOAD);
+        assert_eq!(code(verifier().verify(&token, &HERE, 204)), "ok");
+        assert_eq!(code(verifier().verify(&token, &HERE, 205)), "expired");
+        assert_eq!(code(verifier().verify(&token, &HERE, 45)), "ok");
+        assert_eq!(code(verifier().verify(&token, &HERE, 44)), "not_yet_valid");
+        let far = r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":1,"exp":9223372036854775807}"#;
+        assert_eq!(code(verifier().verify(&signed(HS256, far), &HERE, i64::MAX - 1)), "ok");
+    }
+
+    #[test]
+    fn header_rules() {
+        let v = verifier();
+        assert_eq!(code(v.authenticate(&signed(r#"{"alg":"none"}"#, PAYLOAD))), "unsupported_algorithm");
+        assert_eq!(code(v.authenticate(&signed(r#"{"alg":"HS512"}"#, PAYLOAD))), "unsupported_algorithm");
+        assert_eq!(code(v.authenticate(&signed(r#"{"alg":1}"#, PAYLOAD))), "malformed");
+        assert_eq!(code(v.authenticate(&signed(r#"{"typ":"JWT"}"#, PAYLOAD))), "malformed");
+        assert_eq!(code(v.authenticate(&signed(r#"{"alg":"HS256","crit":["exp"]}"#, PAYLOAD))), "critical_header");
+        assert_eq!(code(v.authenticate(&signed(r#"{"alg":"HS256","kid":"k"}"#, PAYLOAD))), "unknown_key");
+        assert_eq!(code(v.authenticate(&signed(r#"{"alg":"HS256","alg":"HS256"}"#, PAYLOAD))), "malformed");
+        assert_eq!(code(v.authenticate(&signed("[1]", PAYLOAD))), "malformed");
+    }
+
+    #[test]
+    fn shape_rules() {
+        let v = verifier();
+        let token = signed(HS256, PAYLOAD);
+        assert_eq!(code(v.authenticate(&format!("{token}.x"))), "malformed");
+        assert_eq!(code(v.authenticate(&format!("{token}="))), "malformed");
+        assert_eq!(code(v.authenticate("a.b")), "malformed");
+        assert_eq!(code(v.authenticate("")), "malformed");
+        assert_eq!(code(v.authenticate(&"a".repeat(MAX_TOKEN_LEN + 1))), "too_long");
+    }
+
+    #[test]
+    fn the_payload_is_believed_only_after_the_signature() {
+        let token = signed(HS256, PAYLOAD);
+        let (message, _) = token.rsplit_once('.').unwrap();
+        let other = signed(HS256, r#"{"other":1}"#);
+        let (_, other_sig) = other.rsplit_once('.').unwrap();
+        let forged = format!("{message}.{other_sig}");
+        assert_eq!(code(verifier().authenticate(&forged)), "bad_signature");
+        let bad_claims_unsigned = format!("{}.{}.{}", b64(HS256), b64("[1]"), other_sig);
+        assert_eq!(code(verifier().authenticate(&bad_claims_unsigned)), "bad_signature");
+        assert_eq!(code(verifier().authenticate(&signed(HS256, "[1]"))), "malformed");
+    }
+
+    #[test]
+    fn scope_and_target_must_match() {
+        let token = signed(HS256, PAYLOAD);
+        let wrong_scope = Expected { scope: "t", target: "/a" };
+        assert_eq!(code(verifier().verify(&token, &wrong_scope, 150)), "wrong_scope");
+        let wrong_target = Expected { scope: "s", target: "/a/" };
+        assert_eq!(code(verifier().verify(&token, &wrong_target, 150)), "wrong_target");
+    }
+}
