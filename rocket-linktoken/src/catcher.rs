@@ -20,8 +20,11 @@ pub(crate) fn register_missing(rocket: Rocket<Build>) -> Rocket<Build> {
             .catchers()
             .any(|c| c.base.path().as_str() == "/" && c.code.map_or(true, |c| c == code))
     };
-    let missing: Vec<Catcher> =
-        STATUSES.into_iter().filter(|&code| !taken(code)).map(|code| Catcher::new(code, page)).collect();
+    let missing: Vec<Catcher> = STATUSES
+        .into_iter()
+        .filter(|&code| !taken(code))
+        .map(|code| Catcher::new(code, page))
+        .collect();
     rocket.register("/", missing)
 }
 
@@ -30,11 +33,14 @@ fn page<'r>(status: Status, request: &'r Request<'_>) -> BoxFuture<'r> {
         Some(error) => (error.code(), error.to_string()),
         None => ("http", status.reason_lossy().to_string()),
     };
-    let wants_json = request.accept().is_some_and(|accept| accept.preferred().media_type().is_json());
+    let wants_json = request
+        .accept()
+        .is_some_and(|accept| accept.preferred().media_type().is_json());
     Box::pin(async move {
         let (code, message) = message;
         let response = if wants_json {
-            let body = serde_json::json!({ "status": status.code, "error": code, "message": message });
+            let body =
+                serde_json::json!({ "status": status.code, "error": code, "message": message });
             RawJson(body.to_string()).respond_to(request)
         } else {
             RawHtml(html(status, &message)).respond_to(request)
@@ -80,7 +86,10 @@ mod tests {
     #[test]
     fn pages_escape_their_text() {
         let page = html(Status::Gone, "a <b> & \"c\"");
-        assert!(page.contains("<p>a &lt;b&gt; &amp; &quot;c&quot;</p>"), "{page}");
+        assert!(
+            page.contains("<p>a &lt;b&gt; &amp; &quot;c&quot;</p>"),
+            "{page}"
+        );
         assert!(page.contains("<title>410 Gone</title>"));
     }
 }

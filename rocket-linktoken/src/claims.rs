@@ -172,7 +172,10 @@ fn string(value: Option<Value>, claim: &'static str) -> Result<String, Error> {
 
 fn integer(value: Option<Value>, claim: &'static str) -> Result<i64, Error> {
     // `as_i64` is `None` for floats and for integers beyond i64: both are refused.
-    value.as_ref().and_then(Value::as_i64).ok_or(Error::InvalidClaim(claim))
+    value
+        .as_ref()
+        .and_then(Value::as_i64)
+        .ok_or(Error::InvalidClaim(claim))
 }
 
 fn max_uses(value: Value) -> Result<u32, Error> {
@@ -207,7 +210,10 @@ mod tests {
     #[test]
     fn minimal_claims_parse_and_unknown_claims_are_ignored() {
         let claims = with(r#","iss":"someone","extra":[1]"#).unwrap();
-        assert_eq!((claims.jti(), claims.expires_at(), claims.max_uses()), ("a", 2, None));
+        assert_eq!(
+            (claims.jti(), claims.expires_at(), claims.max_uses()),
+            ("a", 2, None)
+        );
         assert!(claims.data().is_empty());
     }
 
@@ -224,7 +230,8 @@ mod tests {
 
     #[test]
     fn timestamps_beyond_i64_are_refused() {
-        let big = r#"{"jti":"a","sub":"1","scope":"s","aud":"/x","iat":1,"exp":9223372036854775808}"#;
+        let big =
+            r#"{"jti":"a","sub":"1","scope":"s","aud":"/x","iat":1,"exp":9223372036854775808}"#;
         assert_eq!(refused_claim(parse(big)), Some("exp"));
         let huge = r#"{"jti":"a","sub":"1","scope":"s","aud":"/x","iat":1e400,"exp":2}"#;
         assert!(parse(huge).is_err());
@@ -235,13 +242,17 @@ mod tests {
         assert_eq!(refused_claim(with(r#","max":0"#)), Some("max"));
         assert_eq!(refused_claim(with(r#","max":-1"#)), Some("max"));
         assert_eq!(refused_claim(with(r#","max":4294967296"#)), Some("max"));
-        assert_eq!(with(r#","max":4294967295"#).unwrap().max_uses(), Some(u32::MAX));
+        assert_eq!(
+            with(r#","max":4294967295"#).unwrap().max_uses(),
+            Some(u32::MAX)
+        );
     }
 
     #[test]
     fn jti_length_and_presence_are_checked() {
         let long = "j".repeat(65);
-        let json = format!(r#"{{"jti":"{long}","sub":"1","scope":"s","aud":"/x","iat":1,"exp":2}}"#);
+        let json =
+            format!(r#"{{"jti":"{long}","sub":"1","scope":"s","aud":"/x","iat":1,"exp":2}}"#);
         assert_eq!(refused_claim(parse(&json)), Some("jti"));
         assert_eq!(refused_claim(parse(r#"{"sub":"1"}"#)), Some("jti"));
     }

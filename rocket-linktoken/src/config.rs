@@ -76,7 +76,10 @@ impl Config {
     fn validate(&self) -> Result<(), Error> {
         self.key_ring()?;
         let param_ok = !self.query_param.is_empty()
-            && self.query_param.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            && self
+                .query_param
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         if !param_ok {
             return Err(Error::Config(
                 "`linktoken.query_param` must be letters, digits, `-`, `_` or `.`".into(),
@@ -92,10 +95,14 @@ impl Config {
             }
         }
         if self.default_ttl == 0 {
-            return Err(Error::Config("`linktoken.default_ttl` must be at least 1 second".into()));
+            return Err(Error::Config(
+                "`linktoken.default_ttl` must be at least 1 second".into(),
+            ));
         }
         if self.default_max_uses == 0 {
-            return Err(Error::Config("`linktoken.default_max_uses` must be at least 1".into()));
+            return Err(Error::Config(
+                "`linktoken.default_max_uses` must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -107,7 +114,9 @@ impl Config {
             )),
             (Some(secret), None) => KeyRing::from_secret(secret.as_bytes()),
             (None, Some(keys)) => KeyRing::new(
-                keys.iter().map(|k| (k.id.clone(), k.secret.as_bytes().to_vec())).collect(),
+                keys.iter()
+                    .map(|k| (k.id.clone(), k.secret.as_bytes().to_vec()))
+                    .collect(),
             ),
             (None, None) => Err(Error::Config(
                 "`linktoken.secret` is not set (give a secret of at least 32 bytes, or \
@@ -123,7 +132,10 @@ impl Config {
             defaults: IssueDefaults {
                 ttl: TimeDelta::seconds(i64::from(self.default_ttl)),
                 query_param: self.query_param.clone(),
-                base_url: self.base_url.as_ref().map(|b| b.trim_end_matches('/').to_string()),
+                base_url: self
+                    .base_url
+                    .as_ref()
+                    .map(|b| b.trim_end_matches('/').to_string()),
             },
         })
     }
@@ -175,7 +187,9 @@ mod tests {
     }
 
     fn message(result: Result<Config, Error>) -> String {
-        result.map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string())
+        result
+            .map(|_| "ok".to_string())
+            .unwrap_or_else(|e| e.to_string())
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -190,13 +204,19 @@ mod tests {
     #[test]
     fn short_secret_names_the_setting() {
         let m = message(config(&[("linktoken.secret", "too short")]));
-        assert!(m.contains("`linktoken.secret` is 9 bytes long; it must be at least 32"), "{m}");
+        assert!(
+            m.contains("`linktoken.secret` is 9 bytes long; it must be at least 32"),
+            "{m}"
+        );
     }
 
     #[test]
     fn defaults_match_the_design() {
         let c = config(&[("linktoken.secret", SECRET)]).unwrap();
-        assert_eq!((c.query_param(), c.default_ttl, c.default_max_uses, c.leeway), ("rt", 604_800, 1, 5));
+        assert_eq!(
+            (c.query_param(), c.default_ttl, c.default_max_uses, c.leeway),
+            ("rt", 604_800, 1, 5)
+        );
         assert_eq!(c.client_ip_header(), None);
     }
 

@@ -132,11 +132,15 @@ impl fmt::Display for Error {
             Error::UnsupportedAlgorithm => {
                 f.write_str("This link was not signed the way this site signs links.")
             }
-            Error::UnknownKey => f.write_str("This link was signed with a key this site does not have."),
+            Error::UnknownKey => {
+                f.write_str("This link was signed with a key this site does not have.")
+            }
             Error::CriticalHeader => {
                 f.write_str("This link asks for token features this site does not support.")
             }
-            Error::BadSignature => f.write_str("This link was not made by this site, or was altered."),
+            Error::BadSignature => {
+                f.write_str("This link was not made by this site, or was altered.")
+            }
             Error::WrongScope => f.write_str("This link was made for a different action."),
             Error::WrongTarget => f.write_str("This link was made for a different page."),
             Error::UnknownUser => f.write_str("This link is for an account that does not exist."),

@@ -51,7 +51,9 @@ where
     D: Database,
     D::Pool: LedgerPool,
 {
-    LinkTokens { database: PhantomData }
+    LinkTokens {
+        database: PhantomData,
+    }
 }
 
 /// The fairing returned by [`fairing`].
@@ -66,14 +68,20 @@ where
     D::Pool: LedgerPool,
 {
     fn info(&self) -> Info {
-        Info { name: "rocket-linktoken", kind: Kind::Ignite | Kind::Request | Kind::Response }
+        Info {
+            name: "rocket-linktoken",
+            kind: Kind::Ignite | Kind::Request | Kind::Response,
+        }
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
         match ignite::<D>(&rocket).await {
             Ok((runtime, issuer)) => {
                 let ledger = runtime.ledger.clone();
-                Ok(catcher::register_missing(rocket).manage(issuer).manage(ledger).manage(runtime))
+                Ok(catcher::register_missing(rocket)
+                    .manage(issuer)
+                    .manage(ledger)
+                    .manage(runtime))
             }
             Err(e) => {
                 rocket::error!("{e}");
@@ -83,7 +91,9 @@ where
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
-        let Some(runtime) = request.rocket().state::<Runtime>() else { return };
+        let Some(runtime) = request.rocket().state::<Runtime>() else {
+            return;
+        };
         let (token, rest) = lift_token(request.uri(), runtime.config.query_param());
         if token != TokenParam::Absent {
             // Routing and Rocket's request log see the URL without the token from here on.
@@ -113,14 +123,18 @@ where
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        let Some(context) = request.local_cache(|| None::<LinkContext>) else { return };
+        let Some(context) = request.local_cache(|| None::<LinkContext>) else {
+            return;
+        };
         if context.token == TokenParam::Absent {
             return;
         }
         response.set_header(Header::new("Referrer-Policy", "no-referrer"));
         response.set_header(Header::new("Cache-Control", "no-store"));
 
-        let Some(runtime) = request.rocket().state::<Runtime>() else { return };
+        let Some(runtime) = request.rocket().state::<Runtime>() else {
+            return;
+        };
         let attempts = match context.attempts.lock() {
             Ok(mut attempts) => std::mem::take(&mut *attempts),
             Err(_) => return,
@@ -128,16 +142,27 @@ where
         let status = response.status();
         for attempt in attempts {
             let recorded = match attempt.result {
-                Ok(Some(spent)) => runtime.ledger.settle(&attempt.claims.jti, spent, status).await,
+                Ok(Some(spent)) => {
+                    runtime
+                        .ledger
+                        .settle(&attempt.claims.jti, spent, status)
+                        .await
+                }
                 _ => {
                     let outcome = attempt.unspent_outcome();
                     let meta = &context.meta;
-                    runtime.ledger.record(&attempt.claims, meta, status, outcome, attempt.at).await
+                    runtime
+                        .ledger
+                        .record(&attempt.claims, meta, status, outcome, attempt.at)
+                        .await
                 }
             };
             if let Err(e) = recorded {
                 // The jti identifies the link; the token itself never goes to a log.
-                rocket::error!("rocket-linktoken: recording a use of link {} failed: {e}", attempt.claims.jti);
+                rocket::error!(
+                    "rocket-linktoken: recording a use of link {} failed: {e}",
+                    attempt.claims.jti
+                );
             }
         }
     }
@@ -160,7 +185,14 @@ where
     ledger.migrate().await?;
     let verifier = config.verifier()?;
     let issuer = config.issuer()?;
-    Ok((Runtime { config, verifier, ledger }, issuer))
+    Ok((
+        Runtime {
+            config,
+            verifier,
+            ledger,
+        },
+        issuer,
+    ))
 }
 
 /// Splits the token parameter off a request URI: the token, and the URI without it (the
@@ -176,9 +208,11 @@ fn lift_token(uri: &Origin<'_>, param: &str) -> (TokenParam, String) {
         let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
         if rocket::http::RawStr::new(name).url_decode_lossy() == param {
             token = match token {
-                TokenParam::Absent => {
-                    TokenParam::One(rocket::http::RawStr::new(value).url_decode_lossy().into_owned())
-                }
+                TokenParam::Absent => TokenParam::One(
+                    rocket::http::RawStr::new(value)
+                        .url_decode_lossy()
+                        .into_owned(),
+                ),
                 _ => TokenParam::Repeated,
             };
         } else if !segment.is_empty() {
@@ -217,11 +251,20 @@ mod tests {
 
     #[test]
     fn the_token_is_lifted_and_the_rest_kept_in_order() {
-        assert_eq!(lift("/a?rt=t.o.k"), (TokenParam::One("t.o.k".into()), "/a".into()));
-        assert_eq!(lift("/a?x=1&rt=tok&y=2"), (TokenParam::One("tok".into()), "/a?x=1&y=2".into()));
+        assert_eq!(
+            lift("/a?rt=t.o.k"),
+            (TokenParam::One("t.o.k".into()), "/a".into())
+        );
+        assert_eq!(
+            lift("/a?x=1&rt=tok&y=2"),
+            (TokenParam::One("tok".into()), "/a?x=1&y=2".into())
+        );
         assert_eq!(lift("/a?x=1"), (TokenParam::Absent, "/a?x=1".into()));
         assert_eq!(lift("/a"), (TokenParam::Absent, "/a".into()));
-        assert_eq!(lift("/a?rt="), (TokenParam::One(String::new()), "/a".into()));
+        assert_eq!(
+            lift("/a?rt="),
+            (TokenParam::One(String::new()), "/a".into())
+        );
     }
 
     #[test]

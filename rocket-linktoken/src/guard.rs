@@ -140,8 +140,12 @@ impl<U, P> Sentinel for TokenUser<U, P> {
         if rocket.state::<Runtime>().is_some() {
             return false;
         }
-        rocket::error!("a route takes `TokenUser`, but the rocket-linktoken fairing is not attached");
-        rocket::info_!("attach it after the database: `.attach(rocket_linktoken::fairing::<Db>())`");
+        rocket::error!(
+            "a route takes `TokenUser`, but the rocket-linktoken fairing is not attached"
+        );
+        rocket::info_!(
+            "attach it after the database: `.attach(rocket_linktoken::fairing::<Db>())`"
+        );
         true
     }
 }
@@ -230,7 +234,10 @@ async fn check<U: LinkUser, P: Policy>(
     let spends = !P::PREVIEW && context.method != Method::Head;
 
     let result = async {
-        let expected = Expected { scope: P::SCOPE, target: &context.meta.path };
+        let expected = Expected {
+            scope: P::SCOPE,
+            target: &context.meta.path,
+        };
         runtime.verifier.check(&claims, &expected, now)?;
         let user = U::load(&claims.sub, request)
             .await
@@ -239,7 +246,12 @@ async fn check<U: LinkUser, P: Policy>(
         let spent = if spends {
             let route_cap = P::MAX_USES.unwrap_or(runtime.config.default_max_uses());
             let cap = claims.max.map_or(route_cap, |max| max.min(route_cap));
-            Some(runtime.ledger.spend(&claims, cap, &context.meta, now).await?)
+            Some(
+                runtime
+                    .ledger
+                    .spend(&claims, cap, &context.meta, now)
+                    .await?,
+            )
         } else {
             runtime.ledger.check(&claims).await?;
             None
@@ -250,16 +262,33 @@ async fn check<U: LinkUser, P: Policy>(
 
     let attempt = Attempt {
         claims: claims.clone(),
-        result: result.as_ref().map(|(_, spent)| *spent).map_err(Clone::clone),
+        result: result
+            .as_ref()
+            .map(|(_, spent)| *spent)
+            .map_err(Clone::clone),
         at: now,
     };
     if let Ok(mut attempts) = context.attempts.lock() {
         attempts.push(attempt);
     }
     let (user, spent) = result?;
-    let separator = if context.meta.path.contains('?') { '&' } else { '?' };
-    let url = format!("{}{separator}{}={token}", context.meta.path, runtime.config.query_param());
-    Ok(TokenUser { user, claims, spent, url, policy: PhantomData })
+    let separator = if context.meta.path.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let url = format!(
+        "{}{separator}{}={token}",
+        context.meta.path,
+        runtime.config.query_param()
+    );
+    Ok(TokenUser {
+        user,
+        claims,
+        spent,
+        url,
+        policy: PhantomData,
+    })
 }
 
 impl Attempt {

@@ -43,7 +43,9 @@ pub struct KeyRing {
 impl KeyRing {
     /// A ring of one secret, with no key id.
     pub fn from_secret(secret: &[u8]) -> Result<Self, Error> {
-        Ok(KeyRing { keys: Arc::new([key(None, secret, "linktoken.secret")?]) })
+        Ok(KeyRing {
+            keys: Arc::new([key(None, secret, "linktoken.secret")?]),
+        })
     }
 
     /// A ring of named secrets; the first signs.
@@ -58,7 +60,9 @@ impl KeyRing {
                 return Err(Error::Config(format!("`{setting}.id` is empty")));
             }
             if ring.iter().any(|k: &Key| k.id.as_deref() == Some(&*id)) {
-                return Err(Error::Config(format!("`{setting}.id` repeats the key id `{id}`")));
+                return Err(Error::Config(format!(
+                    "`{setting}.id` repeats the key id `{id}`"
+                )));
             }
             ring.push(key(Some(id), &secret, &format!("{setting}.secret"))?);
         }
@@ -79,7 +83,9 @@ impl KeyRing {
         &'a self,
         kid: Option<&'a str>,
     ) -> impl Iterator<Item = &'a Key> + 'a {
-        self.keys.iter().filter(move |k| kid.is_none() || k.id.as_deref() == kid)
+        self.keys
+            .iter()
+            .filter(move |k| kid.is_none() || k.id.as_deref() == kid)
     }
 }
 
@@ -87,7 +93,14 @@ impl fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print secrets, only how many there are and their ids.
         f.debug_struct("KeyRing")
-            .field("ids", &self.keys.iter().map(|k| k.id.as_deref()).collect::<Vec<_>>())
+            .field(
+                "ids",
+                &self
+                    .keys
+                    .iter()
+                    .map(|k| k.id.as_deref())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -116,22 +129,35 @@ mod tests {
     #[test]
     fn short_secret_is_refused_naming_the_setting() {
         let err = KeyRing::from_secret(b"short").unwrap_err();
-        assert!(err.to_string().contains("`linktoken.secret` is 5 bytes long"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("`linktoken.secret` is 5 bytes long"),
+            "{err}"
+        );
     }
 
     #[test]
     fn key_ids_must_be_unique_and_named() {
         let twice = vec![("a".into(), SECRET.to_vec()), ("a".into(), SECRET.to_vec())];
-        assert!(KeyRing::new(twice).unwrap_err().to_string().contains("repeats the key id"));
+        assert!(KeyRing::new(twice)
+            .unwrap_err()
+            .to_string()
+            .contains("repeats the key id"));
         let unnamed = vec![(String::new(), SECRET.to_vec())];
-        assert!(KeyRing::new(unnamed).unwrap_err().to_string().contains("keys[0].id"));
+        assert!(KeyRing::new(unnamed)
+            .unwrap_err()
+            .to_string()
+            .contains("keys[0].id"));
         assert!(KeyRing::new(vec![]).is_err());
     }
 
     #[test]
     fn tokens_without_kid_try_every_key() {
-        let ring = KeyRing::new(vec![("a".into(), SECRET.to_vec()), ("b".into(), SECRET.to_vec())])
-            .unwrap();
+        let ring = KeyRing::new(vec![
+            ("a".into(), SECRET.to_vec()),
+            ("b".into(), SECRET.to_vec()),
+        ])
+        .unwrap();
         assert_eq!(ring.candidates(None).count(), 2);
         assert_eq!(ring.candidates(Some("b")).count(), 1);
         assert_eq!(ring.candidates(Some("c")).count(), 0);

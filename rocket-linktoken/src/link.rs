@@ -42,7 +42,11 @@ enum Expiry {
 impl LinkSpec {
     /// A link for `user`, allowing the action `scope`, opening `target`: an origin-form path
     /// with an optional query, such as `/unsubscribe/7` or `/confirm?list=2`.
-    pub fn new(user: impl Into<String>, scope: impl Into<String>, target: impl Into<String>) -> Self {
+    pub fn new(
+        user: impl Into<String>,
+        scope: impl Into<String>,
+        target: impl Into<String>,
+    ) -> Self {
         LinkSpec {
             sub: user.into(),
             scope: scope.into(),
@@ -175,9 +179,9 @@ impl Issuer {
             max: spec.max_uses,
             data,
         };
-        claims
-            .check()
-            .map_err(|e| Error::InvalidLink(format!("the `{}` claim is invalid", claim_name(&e))))?;
+        claims.check().map_err(|e| {
+            Error::InvalidLink(format!("the `{}` claim is invalid", claim_name(&e)))
+        })?;
 
         let signer = self.keys.signer();
         let mut header = Header::new(Algorithm::HS256);
@@ -187,8 +191,16 @@ impl Issuer {
 
         let separator = if claims.aud.contains('?') { '&' } else { '?' };
         let base = self.defaults.base_url.as_deref().unwrap_or("");
-        let url = format!("{base}{}{separator}{}={token}", claims.aud, self.defaults.query_param);
-        Ok(Link { token, url, jti: claims.jti, expires_at })
+        let url = format!(
+            "{base}{}{separator}{}={token}",
+            claims.aud, self.defaults.query_param
+        );
+        Ok(Link {
+            token,
+            url,
+            jti: claims.jti,
+            expires_at,
+        })
     }
 }
 
@@ -207,14 +219,19 @@ fn target(target: &str, query_param: &str) -> Result<String, Error> {
     if target.starts_with("//") {
         return Err(bad("would be read as a host name"));
     }
-    let origin = Origin::parse(target).map_err(|_| bad("is not an origin-form path like `/a/b?c=d`"))?;
+    let origin =
+        Origin::parse(target).map_err(|_| bad("is not an origin-form path like `/a/b?c=d`"))?;
     let path = origin.path().as_str();
     match origin.query().map(|q| q.as_str()).filter(|q| !q.is_empty()) {
         None => Ok(path.to_string()),
         Some(query) => {
-            let names = query.split('&').map(|pair| pair.split('=').next().unwrap_or(pair));
+            let names = query
+                .split('&')
+                .map(|pair| pair.split('=').next().unwrap_or(pair));
             if names.into_iter().any(|name| name == query_param) {
-                return Err(bad(&format!("already has the token parameter `{query_param}`")));
+                return Err(bad(&format!(
+                    "already has the token parameter `{query_param}`"
+                )));
             }
             Ok(format!("{path}?{query}"))
         }
@@ -250,13 +267,19 @@ mod tests {
 
     #[test]
     fn url_is_target_plus_token_parameter() {
-        let link = issuer(None).issue_at(&LinkSpec::new("1", "s", "/a/b"), now()).unwrap();
+        let link = issuer(None)
+            .issue_at(&LinkSpec::new("1", "s", "/a/b"), now())
+            .unwrap();
         assert_eq!(link.url, format!("/a/b?rt={}", link.token));
         assert_eq!(link.expires_at, now() + TimeDelta::days(7));
 
-        let link = issuer(Some("https://x.example")).issue_at(&LinkSpec::new("1", "s", "/a?b=c"), now());
+        let link =
+            issuer(Some("https://x.example")).issue_at(&LinkSpec::new("1", "s", "/a?b=c"), now());
         let link = link.unwrap();
-        assert_eq!(link.url, format!("https://x.example/a?b=c&rt={}", link.token));
+        assert_eq!(
+            link.url,
+            format!("https://x.example/a?b=c&rt={}", link.token)
+        );
     }
 
     #[test]
@@ -270,11 +293,22 @@ mod tests {
 
     #[test]
     fn bad_targets_are_refused() {
-        for target in ["unsubscribe/1", "//evil.example/x", "/a?rt=x", "/a b", "https://x/a"] {
+        for target in [
+            "unsubscribe/1",
+            "//evil.example/x",
+            "/a?rt=x",
+            "/a b",
+            "https://x/a",
+        ] {
             let result = issuer(None).issue_at(&LinkSpec::new("1", "s", target), now());
-            assert!(matches!(result, Err(Error::InvalidLink(_))), "{target} was accepted");
+            assert!(
+                matches!(result, Err(Error::InvalidLink(_))),
+                "{target} was accepted"
+            );
         }
-        let empty_query = issuer(None).issue_at(&LinkSpec::new("1", "s", "/a?"), now()).unwrap();
+        let empty_query = issuer(None)
+            .issue_at(&LinkSpec::new("1", "s", "/a?"), now())
+            .unwrap();
         assert!(empty_query.url.starts_with("/a?rt="));
     }
 

@@ -73,28 +73,34 @@ impl tera::Function for LinkFunction {
         };
         let text = |name: &str| match args.get(name) {
             Some(Value::String(s)) => Ok(s.clone()),
-            _ => Err(tera::Error::msg(format!("link(): `{name}` must be a string"))),
+            _ => Err(tera::Error::msg(format!(
+                "link(): `{name}` must be a string"
+            ))),
         };
         let number = |name: &str| match args.get(name) {
             None => Ok(None),
-            Some(value) => value
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| tera::Error::msg(format!("link(): `{name}` must be a positive integer"))),
+            Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+                tera::Error::msg(format!("link(): `{name}` must be a positive integer"))
+            }),
         };
         let mut spec = LinkSpec::new(user, text("scope")?, text("target")?);
         if let Some(uses) = number("max_uses")? {
-            let uses = u32::try_from(uses).map_err(|_| tera::Error::msg("link(): `max_uses` is too large"))?;
+            let uses = u32::try_from(uses)
+                .map_err(|_| tera::Error::msg("link(): `max_uses` is too large"))?;
             spec = spec.max_uses(uses);
         }
         if let Some(ttl) = number("ttl")? {
-            let ttl = i64::try_from(ttl).map_err(|_| tera::Error::msg("link(): `ttl` is too large"))?;
+            let ttl =
+                i64::try_from(ttl).map_err(|_| tera::Error::msg("link(): `ttl` is too large"))?;
             spec = spec.ttl(TimeDelta::seconds(ttl));
         }
         if let Some(data) = args.get("data") {
             spec = spec.data(data.clone());
         }
-        let link = self.issuer.issue(&spec).map_err(|e| tera::Error::msg(format!("link(): {e}")))?;
+        let link = self
+            .issuer
+            .issue(&spec)
+            .map_err(|e| tera::Error::msg(format!("link(): {e}")))?;
         Ok(Value::String(link.url))
     }
 }
@@ -105,7 +111,8 @@ mod tests {
     use rocket::figment::Figment;
 
     fn tera() -> Tera {
-        let figment = Figment::new().merge(("linktoken.secret", "0123456789abcdef0123456789abcdef"));
+        let figment =
+            Figment::new().merge(("linktoken.secret", "0123456789abcdef0123456789abcdef"));
         let mut tera = Tera::default();
         register_tera(&mut tera, Issuer::from_figment(&figment).unwrap());
         tera
@@ -114,7 +121,10 @@ mod tests {
     #[test]
     fn a_template_makes_a_link() {
         let out = tera()
-            .render_str(r#"{{ link(user=7, scope="s", target="/a/b") | safe }}"#, &tera::Context::new())
+            .render_str(
+                r#"{{ link(user=7, scope="s", target="/a/b") | safe }}"#,
+                &tera::Context::new(),
+            )
             .unwrap();
         assert!(out.starts_with("/a/b?rt=ey"), "{out}");
     }

@@ -62,7 +62,10 @@ struct JoseHeader {
 impl Verifier {
     /// A verifier for these keys, tolerating `leeway_secs` of clock skew on `exp` and `nbf`.
     pub fn new(keys: KeyRing, leeway_secs: u32) -> Verifier {
-        Verifier { keys, leeway: i64::from(leeway_secs) }
+        Verifier {
+            keys,
+            leeway: i64::from(leeway_secs),
+        }
     }
 
     /// Every check: the token is genuine, and it applies to this route now (`now` in unix
@@ -93,7 +96,8 @@ impl Verifier {
         if header_json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(Error::Malformed);
         }
-        let header: JoseHeader = serde_json::from_slice(&header_json).map_err(|_| Error::Malformed)?;
+        let header: JoseHeader =
+            serde_json::from_slice(&header_json).map_err(|_| Error::Malformed)?;
         match header.alg {
             Some(Value::String(alg)) if alg == "HS256" => {}
             Some(Value::String(_)) => return Err(Error::UnsupportedAlgorithm),
@@ -115,8 +119,13 @@ impl Verifier {
             return Err(Error::UnknownKey);
         }
         let genuine = keys.any(|key| {
-            jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key.decoding, Algorithm::HS256)
-                .unwrap_or(false)
+            jsonwebtoken::crypto::verify(
+                signature,
+                message.as_bytes(),
+                &key.decoding,
+                Algorithm::HS256,
+            )
+            .unwrap_or(false)
         });
         if !genuine {
             return Err(Error::BadSignature);
@@ -132,7 +141,10 @@ impl Verifier {
         if claims.aud != expected.target {
             return Err(Error::WrongTarget);
         }
-        if claims.nbf.is_some_and(|nbf| now.saturating_add(self.leeway) < nbf) {
+        if claims
+            .nbf
+            .is_some_and(|nbf| now.saturating_add(self.leeway) < nbf)
+        {
             return Err(Error::NotYetValid);
         }
         // RFC 7519: the token must not be accepted on or after `exp`.
@@ -165,8 +177,12 @@ mod tests {
     }
 
     const HS256: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
-    const PAYLOAD: &str = r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":100,"exp":200,"nbf":50}"#;
-    const HERE: Expected<'static> = Expected { scope: "s", target: "/a" };
+    const PAYLOAD: &str =
+        r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":100,"exp":200,"nbf":50}"#;
+    const HERE: Expected<'static> = Expected {
+        scope: "s",
+        target: "/a",
+    };
 
     fn code(result: Result<Claims, Error>) -> &'static str {
         result.map_or_else(|e| e.code(), |_| "ok")
@@ -174,7 +190,10 @@ mod tests {
 
     #[test]
     fn a_genuine_token_verifies() {
-        assert_eq!(code(verifier().verify(&signed(HS256, PAYLOAD), &HERE, 150)), "ok");
+        assert_eq!(
+            code(verifier().verify(&signed(HS256, PAYLOAD), &HERE, 150)),
+            "ok"
+        );
     }
 
     #[test]
@@ -184,20 +203,45 @@ mod tests {
         assert_eq!(code(verifier().verify(&token, &HERE, 205)), "expired");
         assert_eq!(code(verifier().verify(&token, &HERE, 45)), "ok");
         assert_eq!(code(verifier().verify(&token, &HERE, 44)), "not_yet_valid");
-        let far = r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":1,"exp":9223372036854775807}"#;
-        assert_eq!(code(verifier().verify(&signed(HS256, far), &HERE, i64::MAX - 1)), "ok");
+        let far =
+            r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":1,"exp":9223372036854775807}"#;
+        assert_eq!(
+            code(verifier().verify(&signed(HS256, far), &HERE, i64::MAX - 1)),
+            "ok"
+        );
     }
 
     #[test]
     fn header_rules() {
         let v = verifier();
-        assert_eq!(code(v.authenticate(&signed(r#"{"alg":"none"}"#, PAYLOAD))), "unsupported_algorithm");
-        assert_eq!(code(v.authenticate(&signed(r#"{"alg":"HS512"}"#, PAYLOAD))), "unsupported_algorithm");
-        assert_eq!(code(v.authenticate(&signed(r#"{"alg":1}"#, PAYLOAD))), "malformed");
-        assert_eq!(code(v.authenticate(&signed(r#"{"typ":"JWT"}"#, PAYLOAD))), "malformed");
-        assert_eq!(code(v.authenticate(&signed(r#"{"alg":"HS256","crit":["exp"]}"#, PAYLOAD))), "critical_header");
-        assert_eq!(code(v.authenticate(&signed(r#"{"alg":"HS256","kid":"k"}"#, PAYLOAD))), "unknown_key");
-        assert_eq!(code(v.authenticate(&signed(r#"{"alg":"HS256","alg":"HS256"}"#, PAYLOAD))), "malformed");
+        assert_eq!(
+            code(v.authenticate(&signed(r#"{"alg":"none"}"#, PAYLOAD))),
+            "unsupported_algorithm"
+        );
+        assert_eq!(
+            code(v.authenticate(&signed(r#"{"alg":"HS512"}"#, PAYLOAD))),
+            "unsupported_algorithm"
+        );
+        assert_eq!(
+            code(v.authenticate(&signed(r#"{"alg":1}"#, PAYLOAD))),
+            "malformed"
+        );
+        assert_eq!(
+            code(v.authenticate(&signed(r#"{"typ":"JWT"}"#, PAYLOAD))),
+            "malformed"
+        );
+        assert_eq!(
+            code(v.authenticate(&signed(r#"{"alg":"HS256","crit":["exp"]}"#, PAYLOAD))),
+            "critical_header"
+        );
+        assert_eq!(
+            code(v.authenticate(&signed(r#"{"alg":"HS256","kid":"k"}"#, PAYLOAD))),
+            "unknown_key"
+        );
+        assert_eq!(
+            code(v.authenticate(&signed(r#"{"alg":"HS256","alg":"HS256"}"#, PAYLOAD))),
+            "malformed"
+        );
         assert_eq!(code(v.authenticate(&signed("[1]", PAYLOAD))), "malformed");
     }
 
@@ -209,7 +253,10 @@ mod tests {
         assert_eq!(code(v.authenticate(&format!("{token}="))), "malformed");
         assert_eq!(code(v.authenticate("a.b")), "malformed");
         assert_eq!(code(v.authenticate("")), "malformed");
-        assert_eq!(code(v.authenticate(&"a".repeat(MAX_TOKEN_LEN + 1))), "too_long");
+        assert_eq!(
+            code(v.authenticate(&"a".repeat(MAX_TOKEN_LEN + 1))),
+            "too_long"
+        );
     }
 
     #[test]
@@ -221,16 +268,34 @@ mod tests {
         let forged = format!("{message}.{other_sig}");
         assert_eq!(code(verifier().authenticate(&forged)), "bad_signature");
         let bad_claims_unsigned = format!("{}.{}.{}", b64(HS256), b64("[1]"), other_sig);
-        assert_eq!(code(verifier().authenticate(&bad_claims_unsigned)), "bad_signature");
-        assert_eq!(code(verifier().authenticate(&signed(HS256, "[1]"))), "malformed");
+        assert_eq!(
+            code(verifier().authenticate(&bad_claims_unsigned)),
+            "bad_signature"
+        );
+        assert_eq!(
+            code(verifier().authenticate(&signed(HS256, "[1]"))),
+            "malformed"
+        );
     }
 
     #[test]
     fn scope_and_target_must_match() {
         let token = signed(HS256, PAYLOAD);
-        let wrong_scope = Expected { scope: "t", target: "/a" };
-        assert_eq!(code(verifier().verify(&token, &wrong_scope, 150)), "wrong_scope");
-        let wrong_target = Expected { scope: "s", target: "/a/" };
-        assert_eq!(code(verifier().verify(&token, &wrong_target, 150)), "wrong_target");
+        let wrong_scope = Expected {
+            scope: "t",
+            target: "/a",
+        };
+        assert_eq!(
+            code(verifier().verify(&token, &wrong_scope, 150)),
+            "wrong_scope"
+        );
+        let wrong_target = Expected {
+            scope: "s",
+            target: "/a/",
+        };
+        assert_eq!(
+            code(verifier().verify(&token, &wrong_target, 150)),
+            "wrong_target"
+        );
     }
 }

@@ -1,1 +1,66 @@
-//! x
+//! A small newsletter site: every email it would send carries rocket-linktoken links.
+//!
+//! - `GET /health`: plain `ok`.
+//! - `GET /`: the subscribers, each with the links their next email would carry.
+//! - `GET /unsubscribe/<list>`: previews the link (spends nothing) and asks for confirmation,
+//!   so that mail scanners fetching the link do not unsubscribe anybody.
+//! - `POST /unsubscribe/<list>`: spends the one-time link, from the confirmation form
+//!   (`confirm=yes`) or from a mail client's RFC 8058 one-click (`List-Unsubscribe=One-Click`).
+//! - `GET /preferences`: a link that works five times.
+//!
+//! The data lives in the database `newsletter`: SQLite by default, PostgreSQL when
+//! `databases.newsletter.url` says `postgres://`.
+
+mod data;
+mod routes;
+
+use rocket::figment::providers::{Env, Format, Toml};
+use rocket::figment::{Figment, Profile};
+use rocket::{Build, Rocket};
+use rocket_db_pools::Database;
+
+pub use data::{Newsletter, NewsletterPool, PgDb, SqliteDb, Subscriber, Subscription};
+
+/// The example's configuration: Rocket's usual sources, with `Rocket.toml` read from this
+/// crate's directory (unless `ROCKET_CONFIG` names another file), so that `cargo run -p
+/// newsletter` finds it from anywhere in the workspace.
+pub fn figment() -> Figment {
+    let file = Env::var_or(
+        "ROCKET_CONFIG",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml"),
+    );
+    Figment::from(rocket::Config::default())
+        .merge(Toml::file(file).nested())
+        .merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
+        .select(Profile::from_env_or(
+            "ROCKET_PROFILE",
+            rocket::Config::DEFAULT_PROFILE,
+        ))
+}
+
+/// The application, configured by [`figment`].
+pub fn rocket() -> Rocket<Build> {
+    rocket_with(figment())
+}
+
+/// The application, with the given configuration. The database URL's scheme picks the pool:
+/// `postgres://` (or `postgresql://`) for PostgreSQL, anything else for SQLite.
+pub fn rocket_with(figment: Figment) -> Rocket<Build> {
+    let url: String = figment
+        .extract_inner("databases.newsletter.url")
+        .unwrap_or_default();
+    let rocket = rocket::custom(figment)
+        .mount("/", routes::routes())
+        .attach(rocket_linktoken::templates::fairing());
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        rocket
+            .attach(PgDb::init())
+            .attach(rocket_linktoken::fairing::<PgDb>())
+            .attach(data::fairing::<PgDb>())
+    } else {
+        rocket
+            .attach(SqliteDb::init())
+            .attach(rocket_linktoken::fairing::<SqliteDb>())
+            .attach(data::fairing::<SqliteDb>())
+    }
+}

@@ -43,7 +43,9 @@ impl sealed::Sealed for rocket_db_pools::sqlx::SqlitePool {}
 #[cfg(feature = "sqlite")]
 impl LedgerPool for rocket_db_pools::sqlx::SqlitePool {
     fn ledger(&self) -> Ledger {
-        Ledger { backend: Backend::Sqlite(self.clone()) }
+        Ledger {
+            backend: Backend::Sqlite(self.clone()),
+        }
     }
 }
 
@@ -53,7 +55,9 @@ impl sealed::Sealed for rocket_db_pools::sqlx::PgPool {}
 #[cfg(feature = "postgres")]
 impl LedgerPool for rocket_db_pools::sqlx::PgPool {
     fn ledger(&self) -> Ledger {
-        Ledger { backend: Backend::Postgres(self.clone()) }
+        Ledger {
+            backend: Backend::Postgres(self.clone()),
+        }
     }
 }
 
@@ -193,7 +197,12 @@ impl Ledger {
 
     /// Records the response status of a spent use, giving the use back if the status is an
     /// error.
-    pub(crate) async fn settle(&self, jti: &str, spent: Spent, status: Status) -> Result<(), Error> {
+    pub(crate) async fn settle(
+        &self,
+        jti: &str,
+        spent: Spent,
+        status: Status,
+    ) -> Result<(), Error> {
         dispatch!(self.settle(jti, spent.use_id, status.code))
     }
 
@@ -251,8 +260,10 @@ fn token_record<R>(row: &R) -> Result<TokenRecord, Error>
 where
     R: rocket_db_pools::sqlx::Row,
     usize: rocket_db_pools::sqlx::ColumnIndex<R>,
-    for<'r> String: rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
-    for<'r> i64: rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
+    for<'r> String:
+        rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
+    for<'r> i64:
+        rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
 {
     let at = |i: usize| -> Result<Option<DateTime<Utc>>, Error> {
         Ok(row.try_get::<Option<i64>, _>(i)?.and_then(time))
@@ -276,8 +287,10 @@ fn use_record<R>(row: &R) -> Result<UseRecord, Error>
 where
     R: rocket_db_pools::sqlx::Row,
     usize: rocket_db_pools::sqlx::ColumnIndex<R>,
-    for<'r> String: rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
-    for<'r> i64: rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
+    for<'r> String:
+        rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
+    for<'r> i64:
+        rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
 {
     let status: Option<i64> = row.try_get(8)?;
     Ok(UseRecord {

@@ -125,7 +125,10 @@ pub(super) async fn spend(
         .fetch_optional(pool)
         .await?;
     match row {
-        Some(row) => Ok(Spent { use_id: row.try_get(0)?, uses: row.try_get(1)? }),
+        Some(row) => Ok(Spent {
+            use_id: row.try_get(0)?,
+            uses: row.try_get(1)?,
+        }),
         None => Err(match state(pool, claims).await? {
             (true, _) => Error::Revoked,
             _ => Error::UsedUp,
@@ -159,9 +162,18 @@ pub(super) async fn check(pool: &PgPool, claims: &Claims) -> Result<(), Error> {
     }
 }
 
-pub(super) async fn settle(pool: &PgPool, jti: &str, use_id: i64, status: u16) -> Result<(), Error> {
+pub(super) async fn settle(
+    pool: &PgPool,
+    jti: &str,
+    use_id: i64,
+    status: u16,
+) -> Result<(), Error> {
     let failed = status >= 400;
-    let outcome = if failed { super::outcome::RETURNED } else { super::outcome::SPENT };
+    let outcome = if failed {
+        super::outcome::RETURNED
+    } else {
+        super::outcome::SPENT
+    };
     sqlx::query(
         "WITH logged AS (
             UPDATE linktoken_uses SET status = $1, outcome = $2 WHERE id = $3

@@ -56,9 +56,11 @@ const USER_REVOKED: &str = "EXISTS (SELECT 1 FROM linktoken_revocations r
 
 pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS linktoken_schema (version INTEGER PRIMARY KEY NOT NULL)")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS linktoken_schema (version INTEGER PRIMARY KEY NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
     let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM linktoken_schema")
         .fetch_one(&mut *tx)
         .await?;
@@ -134,7 +136,11 @@ pub(super) async fn spend(
     .await?;
     let use_id: i64 = match ids.first() {
         Some(row) => row.try_get(0)?,
-        None => return Err(Error::Database(std::sync::Arc::new(sqlx::Error::RowNotFound))),
+        None => {
+            return Err(Error::Database(std::sync::Arc::new(
+                sqlx::Error::RowNotFound,
+            )))
+        }
     };
     tx.commit().await?;
     Ok(Spent { use_id, uses })
@@ -174,9 +180,18 @@ pub(super) async fn check(pool: &SqlitePool, claims: &Claims) -> Result<(), Erro
     }
 }
 
-pub(super) async fn settle(pool: &SqlitePool, jti: &str, use_id: i64, status: u16) -> Result<(), Error> {
+pub(super) async fn settle(
+    pool: &SqlitePool,
+    jti: &str,
+    use_id: i64,
+    status: u16,
+) -> Result<(), Error> {
     let failed = status >= 400;
-    let outcome = if failed { super::outcome::RETURNED } else { super::outcome::SPENT };
+    let outcome = if failed {
+        super::outcome::RETURNED
+    } else {
+        super::outcome::SPENT
+    };
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE linktoken_uses SET status = ?1, outcome = ?2 WHERE id = ?3")
         .bind(i64::from(status))

@@ -1,0 +1,188 @@
+//! The newsletter's own data: subscribers, lists and subscriptions, on SQLite or PostgreSQL.
+//!
+//! The SQL is the subset both databases speak (`$1` parameters, `ON CONFLICT DO NOTHING`), so
+//! each query is written once and run on whichever pool the configuration chose.
+
+use rocket::fairing::AdHoc;
+use rocket::Request;
+use rocket_db_pools::{sqlx, Database};
+use rocket_linktoken::{BoxError, LinkUser};
+use serde::Serialize;
+
+/// The newsletter database on SQLite (the default).
+#[derive(Database)]
+#[database("newsletter")]
+pub struct SqliteDb(sqlx::SqlitePool);
+
+/// The newsletter database on PostgreSQL.
+#[derive(Database)]
+#[database("newsletter")]
+pub struct PgDb(sqlx::PgPool);
+
+/// The newsletter's data, on whichever database was configured. Managed state.
+#[derive(Clone)]
+pub enum Newsletter {
+    /// On SQLite.
+    Sqlite(sqlx::SqlitePool),
+    /// On PostgreSQL.
+    Postgres(sqlx::PgPool),
+}
+
+/// Runs one sqlx expression on the pool, whatever its database.
+macro_rules! on_pool {
+    ($data:expr, $pool:ident => $body:expr) => {
+        match $data {
+            Newsletter::Sqlite($pool) => $body,
+            Newsletter::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// A pool the newsletter's data can live in.
+pub trait NewsletterPool {
+    /// The data on this pool.
+    fn newsletter(&self) -> Newsletter;
+}
+
+impl NewsletterPool for sqlx::SqlitePool {
+    fn newsletter(&self) -> Newsletter {
+        Newsletter::Sqlite(self.clone())
+    }
+}
+
+impl NewsletterPool for sqlx::PgPool {
+    fn newsletter(&self) -> Newsletter {
+        Newsletter::Postgres(self.clone())
+    }
+}
+
+/// Creates and seeds the tables in `D` at ignite, then manages [`Newsletter`].
+pub(crate) fn fairing<D>() -> AdHoc
+where
+    D: Database,
+    D::Pool: NewsletterPool,
+{
+    AdHoc::try_on_ignite("newsletter data", |rocket| async move {
+        let Some(db) = D::fetch(&rocket) else {
+            return Err(rocket);
+        };
+        let data = db.newsletter();
+        match data.prepare().await {
+            Ok(()) => Ok(rocket.manage(data)),
+            Err(e) => {
+                rocket::error!("newsletter: preparing the database failed: {e}");
+                Err(rocket)
+            }
+        }
+    })
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS subscribers (
+        id BIGINT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS lists (id BIGINT PRIMARY KEY, name TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS subscriptions (
+        subscriber_id BIGINT NOT NULL, list_id BIGINT NOT NULL, active BOOLEAN NOT NULL,
+        PRIMARY KEY (subscriber_id, list_id))",
+    "INSERT INTO subscribers (id, email, name) VALUES
+        (1, 'ada@example.com', 'Ada'), (2, 'grace@example.com', 'Grace'),
+        (3, 'edsger@example.com', 'Edsger')
+     ON CONFLICT DO NOTHING",
+    "INSERT INTO lists (id, name) VALUES (1, 'Weekly digest'), (2, 'Release announcements')
+     ON CONFLICT DO NOTHING",
+    "INSERT INTO subscriptions (subscriber_id, list_id, active)
+     SELECT s.id, l.id, TRUE FROM subscribers s, lists l WHERE s.id <= 3
+     ON CONFLICT DO NOTHING",
+];
+
+/// A subscriber, as links name them (`sub` is the id).
+#[derive(Debug, Clone, Serialize)]
+pub struct Subscriber {
+    /// The id links carry.
+    pub id: i64,
+    /// Where the newsletter goes.
+    pub email: String,
+    /// How the newsletter greets them.
+    pub name: String,
+}
+
+/// One list a subscriber is (or was) on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Subscription {
+    /// The list's id.
+    pub list_id: i64,
+    /// The list's name.
+    pub list_name: String,
+    /// Whether the subscriber still receives it.
+    pub active: bool,
+}
+
+impl From<(i64, String, String)> for Subscriber {
+    fn from((id, email, name): (i64, String, String)) -> Self {
+        Subscriber { id, email, name }
+    }
+}
+
+impl Newsletter {
+    /// Creates the tables if missing and seeds subscribers 1..3 and lists 1..2 once.
+    pub async fn prepare(&self) -> Result<(), sqlx::Error> {
+        for statement in SCHEMA {
+            on_pool!(self, pool => sqlx::query(statement).execute(pool).await.map(drop))?;
+        }
+        Ok(())
+    }
+
+    /// Every subscriber, by id.
+    pub async fn subscribers(&self) -> Result<Vec<Subscriber>, sqlx::Error> {
+        let query = "SELECT id, email, name FROM subscribers ORDER BY id";
+        let rows: Vec<(i64, String, String)> =
+            on_pool!(self, pool => sqlx::query_as(query).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(Subscriber::from).collect())
+    }
+
+    /// The subscriber with this id.
+    pub async fn subscriber(&self, id: i64) -> Result<Option<Subscriber>, sqlx::Error> {
+        let query = "SELECT id, email, name FROM subscribers WHERE id = $1";
+        let row: Option<(i64, String, String)> =
+            on_pool!(self, pool => sqlx::query_as(query).bind(id).fetch_optional(pool).await)?;
+        Ok(row.map(Subscriber::from))
+    }
+
+    /// The subscriber's lists, by list id.
+    pub async fn subscriptions(&self, subscriber: i64) -> Result<Vec<Subscription>, sqlx::Error> {
+        let query = "SELECT l.id AS list_id, l.name AS list_name, s.active
+            FROM subscriptions s JOIN lists l ON l.id = s.list_id
+            WHERE s.subscriber_id = $1 ORDER BY l.id";
+        let rows: Vec<(i64, String, bool)> =
+            on_pool!(self, pool => sqlx::query_as(query).bind(subscriber).fetch_all(pool).await)?;
+        let subscription = |(list_id, list_name, active)| Subscription {
+            list_id,
+            list_name,
+            active,
+        };
+        Ok(rows.into_iter().map(subscription).collect())
+    }
+
+    /// Stops sending `list` to `subscriber`. False if they were never on it.
+    pub async fn unsubscribe(&self, subscriber: i64, list: i64) -> Result<bool, sqlx::Error> {
+        let query = "UPDATE subscriptions SET active = FALSE
+            WHERE subscriber_id = $1 AND list_id = $2";
+        let done = on_pool!(self, pool => sqlx::query(query).bind(subscriber).bind(list)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(done > 0)
+    }
+}
+
+#[rocket::async_trait]
+impl LinkUser for Subscriber {
+    async fn load(id: &str, request: &Request<'_>) -> Result<Option<Self>, BoxError> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(None);
+        };
+        let data = request
+            .rocket()
+            .state::<Newsletter>()
+            .ok_or("newsletter data is not managed")?;
+        Ok(data.subscriber(id).await?)
+    }
+}

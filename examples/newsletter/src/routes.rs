@@ -1,0 +1,116 @@
+//! The newsletter's routes.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::Status;
+use rocket::{get, post, routes, Route, State};
+use rocket_dyn_templates::{context, Template};
+use rocket_linktoken::{expiring_link, TokenUser};
+use serde::Serialize;
+
+use crate::data::{Newsletter, Subscriber, Subscription};
+
+pub(crate) fn routes() -> Vec<Route> {
+    routes![health, index, confirm_unsubscribe, unsubscribe, preferences]
+}
+
+/// A database failure, answered with 500 (and the link's use given back).
+fn failed(e: rocket_db_pools::sqlx::Error) -> Status {
+    rocket::error!("newsletter: {e}");
+    Status::InternalServerError
+}
+
+#[get("/health")]
+fn health() -> &'static str {
+    "ok"
+}
+
+#[derive(Serialize)]
+struct Row {
+    subscriber: Subscriber,
+    subscriptions: Vec<Subscription>,
+}
+
+/// What each subscriber's next email would link to, made by the template's `link` helper.
+#[get("/")]
+async fn index(data: &State<Newsletter>) -> Result<Template, Status> {
+    let mut rows = Vec::new();
+    for subscriber in data.subscribers().await.map_err(failed)? {
+        let subscriptions = data.subscriptions(subscriber.id).await.map_err(failed)?;
+        rows.push(Row {
+            subscriber,
+            subscriptions,
+        });
+    }
+    Ok(Template::render("index", context! { rows }))
+}
+
+/// The list's name, or 404.
+async fn list_name(
+    data: &Newsletter,
+    subscriber: &Subscriber,
+    list: i64,
+) -> Result<String, Status> {
+    let subscriptions = data.subscriptions(subscriber.id).await.map_err(failed)?;
+    subscriptions
+        .into_iter()
+        .find(|s| s.list_id == list)
+        .map(|s| s.list_name)
+        .ok_or(Status::NotFound)
+}
+
+/// Link scanners fetch every link in an email: this page spends nothing, and asks.
+#[expiring_link(scope = "unsubscribe", preview)]
+#[get("/unsubscribe/<list>")]
+async fn confirm_unsubscribe(
+    list: i64,
+    user: TokenUser<Subscriber>,
+    data: &State<Newsletter>,
+) -> Result<Template, Status> {
+    let list_name = list_name(data, &user, list).await?;
+    Ok(Template::render(
+        "confirm",
+        context! { subscriber: user.user(), list_name, action: user.url() },
+    ))
+}
+
+/// The confirmation form's `confirm=yes`, or RFC 8058's `List-Unsubscribe=One-Click`.
+#[derive(FromForm)]
+struct Unsubscribe<'r> {
+    confirm: Option<&'r str>,
+    #[field(name = "List-Unsubscribe")]
+    one_click: Option<&'r str>,
+}
+
+#[expiring_link(scope = "unsubscribe", max_uses = 1)]
+#[post("/unsubscribe/<list>", data = "<form>")]
+async fn unsubscribe(
+    list: i64,
+    user: TokenUser<Subscriber>,
+    form: Form<Unsubscribe<'_>>,
+    data: &State<Newsletter>,
+) -> Result<Template, Status> {
+    let asked = form.confirm == Some("yes") || form.one_click == Some("One-Click");
+    if !asked {
+        // The use is given back: an error response never spends a link.
+        return Err(Status::BadRequest);
+    }
+    let list_name = list_name(data, &user, list).await?;
+    data.unsubscribe(user.id, list).await.map_err(failed)?;
+    Ok(Template::render(
+        "unsubscribed",
+        context! { subscriber: user.user(), list_name },
+    ))
+}
+
+#[expiring_link(scope = "preferences", max_uses = 5)]
+#[get("/preferences")]
+async fn preferences(
+    user: TokenUser<Subscriber>,
+    data: &State<Newsletter>,
+) -> Result<Template, Status> {
+    let subscriptions = data.subscriptions(user.id).await.map_err(failed)?;
+    Ok(Template::render(
+        "preferences",
+        context! { subscriber: user.user(), subscriptions, uses: user.uses() },
+    ))
+}
