@@ -1,1 +1,437 @@
-//! x
+//! Test support: real servers on real sockets, a plain HTTP/1.1 client, token minting, and a
+//! throwaway database per server on SQLite or PostgreSQL.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use rocket::{Build, Rocket};
+use rocket_linktoken::{Issuer, Ledger};
+
+pub mod app;
+
+/// The secret every test server signs with.
+pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789abcdef";
+
+/// The environment variable naming a PostgreSQL server for the PostgreSQL half of the suite,
+/// e.g. `postgres://postgres@127.0.0.1:5432/test`. Each test server gets its own database
+/// there, created and dropped around it.
+pub const POSTGRES_URL_VAR: &str = "LINKTOKEN_TEST_POSTGRES_URL";
+
+/// Which database a test server keeps its ledger in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server named by [`POSTGRES_URL_VAR`].
+    Postgres,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// A database that exists for as long as this value does.
+pub struct TestDb {
+    /// The URL to give `databases.<name>.url`.
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    Postgres { admin: String, name: String },
+}
+
+impl TestDb {
+    /// A new, empty database; `None` (after saying so) when the backend is PostgreSQL and no
+    /// server is configured.
+    pub fn create(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("{}.sqlite", unique("linktoken")));
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                Some(TestDb {
+                    url,
+                    cleanup: Cleanup::File(path),
+                })
+            }
+            Backend::Postgres => {
+                let Ok(admin) = std::env::var(POSTGRES_URL_VAR) else {
+                    eprintln!("skipped: {POSTGRES_URL_VAR} is not set, so the PostgreSQL case did not run");
+                    return None;
+                };
+                let name = unique("linktoken");
+                postgres_admin(&admin, &format!("CREATE DATABASE {name}"));
+                let url = match admin.rsplit_once('/') {
+                    Some((server, _)) => format!("{server}/{name}"),
+                    None => panic!("{POSTGRES_URL_VAR} must end in /database"),
+                };
+                Some(TestDb {
+                    url,
+                    cleanup: Cleanup::Postgres { admin, name },
+                })
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Postgres { admin, name } => {
+                postgres_admin(
+                    admin,
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                );
+            }
+        }
+    }
+}
+
+fn postgres_admin(admin_url: &str, statement: &str) {
+    use rocket_db_pools::sqlx::{Connection, Executor, PgConnection};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut conn = PgConnection::connect(admin_url).await.unwrap();
+        conn.execute(statement).await.unwrap();
+        conn.close().await.unwrap();
+    });
+}
+
+/// The newsletter example's configuration for a test: its own database, our secret, any free
+/// port, quiet logs.
+pub fn newsletter_figment(db: &TestDb) -> Figment {
+    newsletter::figment()
+        .merge(("port", 0))
+        .merge(("address", "127.0.0.1"))
+        .merge(("log_level", "off"))
+        .merge(("cli_colors", false))
+        .merge(("linktoken.secret", SECRET))
+        .merge(("databases.newsletter.url", &db.url))
+}
+
+/// A running server, stopped when dropped.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its issuer, to mint links as the application would.
+    pub issuer: Issuer,
+    /// Its ledger, to read rows back.
+    pub ledger: Ledger,
+    shutdown: rocket::Shutdown,
+    runtime: Option<tokio::runtime::Runtime>,
+    _db: Option<TestDb>,
+}
+
+impl Server {
+    /// The newsletter example on a fresh database of `backend`; `None` when that backend is
+    /// not available here (the test then reports it skipped).
+    pub fn newsletter(backend: Backend) -> Option<Server> {
+        let db = TestDb::create(backend)?;
+        let rocket = newsletter::rocket_with(newsletter_figment(&db));
+        Some(Server::launch(rocket, Some(db)))
+    }
+
+    /// Launches `rocket` on the port its configuration names (0: any free port).
+    pub fn launch(rocket: Rocket<Build>, db: Option<TestDb>) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (addr, issuer, ledger, shutdown) = runtime.block_on(async {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let tx = std::sync::Mutex::new(Some(tx));
+            let rocket = rocket.attach(AdHoc::on_liftoff("test address", move |rocket| {
+                Box::pin(async move {
+                    let addr = SocketAddr::new(rocket.config().address, rocket.config().port);
+                    if let Some(tx) = tx.lock().unwrap().take() {
+                        let _ = tx.send(addr);
+                    }
+                })
+            }));
+            let rocket = rocket.ignite().await.expect("the test server ignites");
+            let issuer = rocket
+                .state::<Issuer>()
+                .cloned()
+                .expect("the fairing manages an Issuer");
+            let ledger = rocket
+                .state::<Ledger>()
+                .cloned()
+                .expect("the fairing manages a Ledger");
+            let shutdown = rocket.shutdown();
+            tokio::spawn(rocket.launch());
+            let addr = tokio::time::timeout(Duration::from_secs(30), rx)
+                .await
+                .expect("the test server lifts off in time")
+                .expect("the test server reports its address");
+            (addr, issuer, ledger, shutdown)
+        });
+        Server {
+            addr,
+            issuer,
+            ledger,
+            shutdown,
+            runtime: Some(runtime),
+            _db: db,
+        }
+    }
+
+    /// Runs a future on the server's runtime (for ledger reads).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the server")
+            .block_on(future)
+    }
+
+    /// Sends one request and reads the whole response.
+    pub fn send(&self, request: &Request<'_>) -> Response {
+        send(self.addr, request)
+    }
+
+    /// `GET target`.
+    pub fn get(&self, target: &str) -> Response {
+        self.send(&Request::new("GET", target))
+    }
+
+    /// `POST target` with a url-encoded form body.
+    pub fn post_form(&self, target: &str, form: &str) -> Response {
+        self.send(&Request::new("POST", target).form(form))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.clone().notify();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+/// An HTTP request to send.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    method: &'a str,
+    target: &'a str,
+    headers: Vec<(&'a str, String)>,
+    body: Option<String>,
+}
+
+impl<'a> Request<'a> {
+    /// `method target`, with no body.
+    pub fn new(method: &'a str, target: &'a str) -> Self {
+        Request {
+            method,
+            target,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &'a str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// A url-encoded form body.
+    pub fn form(mut self, body: &str) -> Self {
+        self.headers
+            .push(("Content-Type", "application/x-www-form-urlencoded".into()));
+        self.body = Some(body.to_string());
+        self
+    }
+}
+
+/// A response, read to the end.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Header names (lowercase) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, decoded from chunks if it came chunked.
+    pub body: String,
+}
+
+impl Response {
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one request on a new connection and reads the whole response.
+pub fn send(addr: SocketAddr, request: &Request<'_>) -> Response {
+    let mut stream = TcpStream::connect(addr).expect("the server accepts connections");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let body = request.body.as_deref().unwrap_or("");
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        request.method,
+        request.target,
+        body.len()
+    );
+    for (name, value) in &request.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("the server answers");
+    parse(&raw)
+}
+
+fn parse(raw: &[u8]) -> Response {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    if chunked {
+        body = dechunk(&body);
+    }
+    Response {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size_line = String::from_utf8_lossy(&raw[..end]);
+        let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = end + 2;
+        out.extend_from_slice(&raw[start..start + size]);
+        raw = &raw[start + size + 2..];
+    }
+    out
+}
+
+/// Base64url without padding, as JWS uses.
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A JWS over `header` and `payload` (JSON text), signed with `secret` by `alg`
+/// (`HS256`, `HS512`, or `none` for an empty signature).
+pub fn mint(alg: &str, header: &str, payload: &str, secret: &str) -> String {
+    use jsonwebtoken::{crypto, Algorithm, EncodingKey};
+    let message = format!("{}.{}", b64(header), b64(payload));
+    let algorithm = match alg {
+        "none" => return format!("{message}."),
+        "HS256" => Algorithm::HS256,
+        "HS512" => Algorithm::HS512,
+        other => panic!("no test minting for {other}"),
+    };
+    let key = EncodingKey::from_secret(secret.as_bytes()).unwrap();
+    let signature = crypto::sign(message.as_bytes(), &key, algorithm).unwrap();
+    format!("{message}.{signature}")
+}
+
+/// Claims JSON for a link to `aud`, with `extra` members appended (`,"max":2`...).
+pub fn claims(
+    jti: &str,
+    sub: &str,
+    scope: &str,
+    aud: &str,
+    iat: i64,
+    exp: i64,
+    extra: &str,
+) -> String {
+    format!(
+        r#"{{"jti":"{jti}","sub":"{sub}","scope":"{scope}","aud":"{aud}","iat":{iat},"exp":{exp}{extra}}}"#
+    )
+}
+
+/// The current unix time.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Runs a behaviour test against SQLite, and against PostgreSQL when it is configured.
+///
+/// ```ignore
+/// backend_tests! {
+///     fn second_use_is_gone(backend) { ... }
+/// }
+/// ```
+#[macro_export]
+macro_rules! backend_tests {
+    ($(fn $name:ident($backend:ident) $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    let $backend = $crate::Backend::Sqlite;
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    let $backend = $crate::Backend::Postgres;
+                    $body
+                }
+            )*
+        }
+    };
+}

@@ -225,7 +225,10 @@ impl Ledger {
     }
 
     /// Revokes every link of `user` (only those of `scope`, if given) issued before `before`.
-    /// Links issued at or after `before` keep working.
+    ///
+    /// `iat` counts whole seconds, so links issued within the same second as `before` are
+    /// revoked too: a revocation never misses a link issued just before it. Links issued from
+    /// the next second on keep working.
     pub async fn revoke_user(
         &self,
         user: &str,

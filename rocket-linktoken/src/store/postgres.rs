@@ -53,7 +53,7 @@ const SCHEMA: &[&str] = &[
 
 /// True when a revocation of the user (`$1` sub, `$2` scope) covers a link issued at `$3`.
 const USER_REVOKED: &str = "EXISTS (SELECT 1 FROM linktoken_revocations r
-    WHERE r.sub = $1 AND (r.scope IS NULL OR r.scope = $2) AND r.issued_before > $3)";
+    WHERE r.sub = $1 AND (r.scope IS NULL OR r.scope = $2) AND r.issued_before >= $3)";
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {
     let mut tx = pool.begin().await?;

@@ -1,0 +1,422 @@
+//! The newsletter example over real sockets: every status of DESIGN.md, and the rows each
+//! request leaves in `linktoken_tokens` and `linktoken_uses`.
+
+use chrono::{TimeDelta, Utc};
+use linktoken_tests::{backend_tests, claims, mint, now, Request, Response, Server, SECRET};
+use rocket_linktoken::{LinkSpec, UseRecord};
+
+fn server(backend: linktoken_tests::Backend) -> Option<Server> {
+    Server::newsletter(backend)
+}
+
+/// A link as the application would send it.
+fn link(server: &Server, spec: LinkSpec) -> (String, String) {
+    let link = server.issuer.issue(&spec).expect("the link is issued");
+    (link.url, link.jti)
+}
+
+fn unsubscribe_link(server: &Server, user: &str, list: u32) -> (String, String) {
+    link(
+        server,
+        LinkSpec::new(user, "unsubscribe", format!("/unsubscribe/{list}")),
+    )
+}
+
+fn uses(server: &Server, jti: &str) -> Vec<UseRecord> {
+    server
+        .block_on(server.ledger.uses(jti))
+        .expect("the ledger answers")
+}
+
+/// `(method, status, outcome)` of each recorded attempt, oldest first.
+fn history(server: &Server, jti: &str) -> Vec<(String, Option<u16>, String)> {
+    uses(server, jti)
+        .into_iter()
+        .map(|u| (u.method, u.status, u.outcome))
+        .collect()
+}
+
+fn row(method: &str, status: u16, outcome: &str) -> (String, Option<u16>, String) {
+    (method.to_string(), Some(status), outcome.to_string())
+}
+
+fn spent_uses(server: &Server, jti: &str) -> Option<i64> {
+    server
+        .block_on(server.ledger.token(jti))
+        .expect("the ledger answers")
+        .map(|t| t.uses)
+}
+
+fn assert_private(response: &Response) {
+    assert_eq!(response.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+}
+
+/// A hand-made token for user 1 on `/unsubscribe/1`, signed with `secret` by `alg`.
+fn hand_made(alg: &str, secret: &str, jti: &str, extra_claims: &str) -> String {
+    let t = now();
+    let payload = claims(
+        jti,
+        "1",
+        "unsubscribe",
+        "/unsubscribe/1",
+        t - 10,
+        t + 3600,
+        extra_claims,
+    );
+    mint(
+        alg,
+        &format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#),
+        &payload,
+        secret,
+    )
+}
+
+backend_tests! {
+    fn health_answers_plainly(backend) {
+        let Some(server) = server(backend) else { return };
+        let response = server.get("/health");
+        assert_eq!((response.status, response.body.as_str()), (200, "ok"));
+        assert_eq!(response.header("cache-control"), None);
+    }
+
+    fn preview_then_confirm_spends_exactly_once(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = unsubscribe_link(&server, "1", 1);
+
+        let preview = server.get(&url);
+        assert_eq!(preview.status, 200);
+        assert!(preview.body.contains("Unsubscribe from Weekly digest?"), "{}", preview.body);
+        assert!(preview.body.contains(&format!("action=\"{}\"", url.replace('/', "&#x2F;"))));
+        assert_private(&preview);
+        assert_eq!(spent_uses(&server, &jti), None, "a preview spends nothing");
+
+        let confirmed = server.post_form(&url, "confirm=yes");
+        assert_eq!(confirmed.status, 200);
+        assert!(confirmed.body.contains("will no longer receive Weekly digest"));
+        assert_private(&confirmed);
+
+        let again = server.post_form(&url, "confirm=yes");
+        assert_eq!(again.status, 410);
+        assert!(again.body.contains("This link has already been used."));
+        let preview_after = server.get(&url);
+        assert_eq!(preview_after.status, 410, "a used-up link shows no confirmation form");
+
+        assert_eq!(spent_uses(&server, &jti), Some(1));
+        assert_eq!(
+            history(&server, &jti),
+            vec![
+                row("GET", 200, "preview"),
+                row("POST", 200, "spent"),
+                row("POST", 410, "used_up"),
+                row("GET", 410, "used_up"),
+            ]
+        );
+        let index = server.get("/");
+        assert!(index.body.contains("Weekly digest: unsubscribed"), "{}", index.body);
+    }
+
+    fn one_click_post_unsubscribes(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = unsubscribe_link(&server, "2", 2);
+        let response = server.post_form(&url, "List-Unsubscribe=One-Click");
+        assert_eq!(response.status, 200);
+        assert!(response.body.contains("grace@example.com will no longer receive Release announcements"));
+        assert_eq!(history(&server, &jti), vec![row("POST", 200, "spent")]);
+    }
+
+    fn an_error_response_gives_the_use_back(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = unsubscribe_link(&server, "1", 1);
+        assert_eq!(server.post_form(&url, "confirm=no").status, 400);
+        assert_eq!(spent_uses(&server, &jti), Some(0));
+        let (unknown_list, unknown_jti) = unsubscribe_link(&server, "1", 9);
+        assert_eq!(server.post_form(&unknown_list, "confirm=yes").status, 404);
+        assert_eq!(spent_uses(&server, &unknown_jti), Some(0));
+
+        assert_eq!(server.post_form(&url, "confirm=yes").status, 200);
+        assert_eq!(spent_uses(&server, &jti), Some(1));
+        assert_eq!(history(&server, &jti), vec![row("POST", 400, "returned"), row("POST", 200, "spent")]);
+    }
+
+    fn preferences_link_works_five_times(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = link(&server, LinkSpec::new("3", "preferences", "/preferences"));
+        for use_number in 1..=5 {
+            let response = server.get(&url);
+            assert_eq!(response.status, 200);
+            assert!(response.body.contains(&format!("used {use_number} of its 5 times")));
+        }
+        assert_eq!(server.get(&url).status, 410);
+        assert_eq!(spent_uses(&server, &jti), Some(5));
+        let outcomes: Vec<_> = uses(&server, &jti).into_iter().map(|u| u.outcome).collect();
+        assert_eq!(outcomes, ["spent", "spent", "spent", "spent", "spent", "used_up"]);
+    }
+
+    fn the_token_max_caps_below_the_route(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = link(&server, LinkSpec::new("3", "preferences", "/preferences").max_uses(2));
+        let statuses: Vec<u16> = (0..3).map(|_| server.get(&url).status).collect();
+        assert_eq!(statuses, [200, 200, 410]);
+        assert_eq!(spent_uses(&server, &jti), Some(2));
+    }
+
+    fn head_never_spends(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = link(&server, LinkSpec::new("1", "preferences", "/preferences").max_uses(1));
+        for _ in 0..3 {
+            let head = server.send(&Request::new("HEAD", &url));
+            assert_eq!((head.status, head.body.as_str()), (200, ""));
+            assert_private(&head);
+        }
+        assert_eq!(spent_uses(&server, &jti), None);
+        assert_eq!(server.get(&url).status, 200);
+        assert_eq!(server.send(&Request::new("HEAD", &url)).status, 410);
+        assert_eq!(
+            history(&server, &jti),
+            vec![
+                row("HEAD", 200, "preview"),
+                row("HEAD", 200, "preview"),
+                row("HEAD", 200, "preview"),
+                row("GET", 200, "spent"),
+                row("HEAD", 410, "used_up"),
+            ]
+        );
+    }
+
+    fn an_expired_link_is_gone(backend) {
+        let Some(server) = server(backend) else { return };
+        let spec = LinkSpec::new("1", "unsubscribe", "/unsubscribe/1").ttl(TimeDelta::hours(1));
+        let link = server.issuer.issue_at(&spec, Utc::now() - TimeDelta::hours(2)).unwrap();
+        let response = server.post_form(&link.url, "confirm=yes");
+        assert_eq!(response.status, 410);
+        assert!(response.body.contains("This link has expired."));
+        assert_private(&response);
+        assert_eq!(spent_uses(&server, &link.jti), None);
+        assert_eq!(history(&server, &link.jti), vec![row("POST", 410, "expired")]);
+    }
+
+    fn a_link_before_its_time_is_forbidden(backend) {
+        let Some(server) = server(backend) else { return };
+        let spec = LinkSpec::new("1", "unsubscribe", "/unsubscribe/1")
+            .not_before(Utc::now() + TimeDelta::hours(1));
+        let (url, jti) = link(&server, spec);
+        assert_eq!(server.post_form(&url, "confirm=yes").status, 403);
+        assert_eq!(history(&server, &jti), vec![row("POST", 403, "not_yet_valid")]);
+    }
+
+    fn a_link_for_another_action_is_forbidden(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = link(&server, LinkSpec::new("1", "preferences", "/unsubscribe/1"));
+        let response = server.post_form(&url, "confirm=yes");
+        assert_eq!(response.status, 403);
+        assert!(response.body.contains("made for a different action"));
+        assert_eq!(history(&server, &jti), vec![row("POST", 403, "wrong_scope")]);
+    }
+
+    fn a_link_for_another_page_is_forbidden(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = unsubscribe_link(&server, "1", 2);
+        let elsewhere = url.replace("/unsubscribe/2", "/unsubscribe/1");
+        assert_eq!(server.post_form(&elsewhere, "confirm=yes").status, 403);
+        let with_extra_query = url.replace('?', "?list=1&");
+        assert_eq!(server.get(&with_extra_query).status, 403);
+        assert_eq!(
+            history(&server, &jti),
+            vec![row("POST", 403, "wrong_target"), row("GET", 403, "wrong_target")]
+        );
+        assert_eq!(server.get(&url).status, 200, "the link still works where it belongs");
+    }
+
+    fn an_unknown_user_is_forbidden_and_spends_nothing(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = unsubscribe_link(&server, "99", 1);
+        let response = server.post_form(&url, "confirm=yes");
+        assert_eq!(response.status, 403);
+        assert!(response.body.contains("account that does not exist"));
+        assert_eq!(spent_uses(&server, &jti), None);
+        assert_eq!(history(&server, &jti), vec![row("POST", 403, "unknown_user")]);
+    }
+
+    fn a_missing_token_is_forbidden(backend) {
+        let Some(server) = server(backend) else { return };
+        let response = server.post_form("/unsubscribe/1", "confirm=yes");
+        assert_eq!(response.status, 403);
+        assert!(response.body.contains("can only be opened from a link"));
+        assert_eq!(server.get("/preferences").status, 403);
+    }
+
+    fn forged_tokens_are_forbidden_and_write_nothing(backend) {
+        let Some(server) = server(backend) else { return };
+        let wrong_secret = hand_made("HS256", "another-secret-0123456789abcdef-0123456789", "forged-1", "");
+        let none = hand_made("none", SECRET, "forged-2", "");
+        let hs512 = hand_made("HS512", SECRET, "forged-3", "");
+        let genuine = hand_made("HS256", SECRET, "forged-4", "");
+        let (head, rest) = genuine.split_once('.').unwrap();
+        let (_, signature) = rest.split_once('.').unwrap();
+        let t = now();
+        let other = claims("forged-4", "2", "unsubscribe", "/unsubscribe/1", t - 10, t + 3600, "");
+        let tampered = format!("{head}.{}.{signature}", linktoken_tests::b64(other));
+
+        for (name, token, jti) in [
+            ("wrong secret", wrong_secret, "forged-1"),
+            ("alg none", none, "forged-2"),
+            ("HS512", hs512, "forged-3"),
+            ("tampered payload", tampered, "forged-4"),
+        ] {
+            let response = server.post_form(&format!("/unsubscribe/1?rt={token}"), "confirm=yes");
+            assert_eq!(response.status, 403, "{name}");
+            assert_private(&response);
+            assert!(uses(&server, jti).is_empty(), "{name} wrote a row");
+            assert_eq!(spent_uses(&server, jti), None, "{name} spent a use");
+        }
+    }
+
+    fn malformed_tokens_are_bad_requests(backend) {
+        let Some(server) = server(backend) else { return };
+        let exp_as_string = hand_made("HS256", SECRET, "bad-types", r#","max":"2""#);
+        let oversized = format!("{}.{}.{}", "a".repeat(3000), "b".repeat(3000), "c");
+        for (name, token) in [
+            ("not a JWS", "abc".to_string()),
+            ("two segments", "eyJhbGciOiJIUzI1NiJ9.e30".to_string()),
+            ("not base64", "!!!.!!!.!!!".to_string()),
+            ("empty", String::new()),
+            ("oversized", oversized),
+            ("wrong claim type", exp_as_string),
+        ] {
+            let response = server.post_form(&format!("/unsubscribe/1?rt={token}"), "confirm=yes");
+            assert_eq!(response.status, 400, "{name}");
+            assert_private(&response);
+        }
+        assert!(uses(&server, "bad-types").is_empty());
+    }
+
+    fn two_token_parameters_are_a_bad_request(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = unsubscribe_link(&server, "1", 1);
+        let token = url.split_once("rt=").unwrap().1;
+        let response = server.post_form(&format!("{url}&rt={token}"), "confirm=yes");
+        assert_eq!(response.status, 400);
+        assert!(response.body.contains("more than one link token"));
+        assert_eq!(spent_uses(&server, &jti), None);
+    }
+
+    fn refusals_speak_json_when_asked(backend) {
+        let Some(server) = server(backend) else { return };
+        let response = server.send(
+            &Request::new("GET", "/unsubscribe/1?rt=abc").header("Accept", "application/json"),
+        );
+        assert_eq!(response.status, 400);
+        assert_eq!(response.header("content-type"), Some("application/json"));
+        let body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+        assert_eq!(body["error"], "malformed");
+        assert_eq!(body["status"], 400);
+    }
+
+    fn revoking_a_link_revokes_it(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = unsubscribe_link(&server, "1", 1);
+        let (unused_url, unused_jti) = unsubscribe_link(&server, "1", 2);
+        assert_eq!(server.get(&url).status, 200);
+        server.block_on(server.ledger.revoke(&jti)).unwrap();
+        server.block_on(server.ledger.revoke(&unused_jti)).unwrap();
+        let response = server.post_form(&url, "confirm=yes");
+        assert_eq!(response.status, 410);
+        assert!(response.body.contains("withdrawn"));
+        assert_eq!(server.get(&url).status, 410, "the preview refuses a revoked link too");
+        assert_eq!(server.post_form(&unused_url, "confirm=yes").status, 410);
+        let record = server.block_on(server.ledger.token(&unused_jti)).unwrap().unwrap();
+        assert!(record.revoked_at.is_some());
+        assert_eq!(record.uses, 0);
+    }
+
+    fn revoking_a_user_revokes_links_issued_before(backend) {
+        let Some(server) = server(backend) else { return };
+        let earlier = Utc::now() - TimeDelta::minutes(5);
+        let old_prefs = server.issuer.issue_at(&LinkSpec::new("2", "preferences", "/preferences"), earlier).unwrap();
+        let old_unsub = server.issuer.issue_at(&LinkSpec::new("2", "unsubscribe", "/unsubscribe/1"), earlier).unwrap();
+        let other_user = server.issuer.issue_at(&LinkSpec::new("3", "preferences", "/preferences"), earlier).unwrap();
+
+        server.block_on(server.ledger.revoke_user("2", Some("preferences"), Utc::now())).unwrap();
+        assert_eq!(server.get(&old_prefs.url).status, 410);
+        assert_eq!(server.get(&old_unsub.url).status, 200, "another scope is untouched");
+        assert_eq!(server.get(&other_user.url).status, 200, "another user is untouched");
+
+        server.block_on(server.ledger.revoke_user("2", None, Utc::now())).unwrap();
+        assert_eq!(server.post_form(&old_unsub.url, "confirm=yes").status, 410);
+        let revoked_at = Utc::now();
+        server.block_on(server.ledger.revoke_user("2", None, revoked_at)).unwrap();
+        let prefs = LinkSpec::new("2", "preferences", "/preferences");
+        let same_second = server.issuer.issue_at(&prefs, revoked_at).unwrap();
+        assert_eq!(server.get(&same_second.url).status, 410, "issued in the revoking second");
+        let next_second = server.issuer.issue_at(&prefs, revoked_at + TimeDelta::seconds(1)).unwrap();
+        assert_eq!(server.get(&next_second.url).status, 200, "links issued after the revocation work");
+    }
+
+    fn the_index_links_are_made_by_the_template_helper(backend) {
+        let Some(server) = server(backend) else { return };
+        let index = server.get("/");
+        assert_eq!(index.status, 200);
+        let hrefs: Vec<String> = index
+            .body
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .map(|href| href.replace("&#x2F;", "/").replace("&amp;", "&"))
+            .collect();
+        assert_eq!(hrefs.len(), 3 * 2 + 3, "two unsubscribe links and a preferences link each");
+        assert!(hrefs.iter().all(|h| h.contains("?rt=ey")));
+        let preferences = hrefs.iter().find(|h| h.starts_with("/preferences")).unwrap();
+        assert_eq!(server.get(preferences).status, 200);
+        let unsubscribe = hrefs.iter().find(|h| h.starts_with("/unsubscribe/2")).unwrap();
+        assert_eq!(server.get(unsubscribe).status, 200);
+    }
+
+    fn spoofed_client_addresses_are_not_believed(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = link(&server, LinkSpec::new("1", "preferences", "/preferences"));
+        let long_agent = "a".repeat(1000);
+        let request = Request::new("GET", &url)
+            .header("X-Real-IP", "203.0.113.9")
+            .header("X-Forwarded-For", "203.0.113.10")
+            .header("User-Agent", long_agent);
+        assert_eq!(server.send(&request).status, 200);
+        let recorded = uses(&server, &jti);
+        assert_eq!(recorded[0].client_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(recorded[0].user_agent.as_ref().map(String::len), Some(256));
+        assert_eq!(recorded[0].path, "/preferences", "the path is recorded without the token");
+    }
+
+    fn no_input_makes_a_guarded_route_fail_with_5xx(backend) {
+        let Some(server) = server(backend) else { return };
+        let t = now();
+        let signed = |payload: &str| mint("HS256", r#"{"alg":"HS256"}"#, payload, SECRET);
+        let inputs = [
+            "%00".to_string(),
+            "%FF%FE.%00.%00".to_string(),
+            "..".to_string(),
+            "a.b.c.d".to_string(),
+            signed("[]"),
+            signed("null"),
+            signed(r#"{"exp":1e999}"#),
+            signed(&claims("j", "1", "unsubscribe", "/unsubscribe/1", t, 9_223_372_036_854_775_807, "")),
+            signed(&claims("j", "1", "unsubscribe", "/unsubscribe/1", t, t + 60, r#","max":99999999999"#)),
+            signed(&claims("j", "", "unsubscribe", "/unsubscribe/1", t, t + 60, "")),
+            signed(&claims(&"j".repeat(65), "1", "unsubscribe", "/unsubscribe/1", t, t + 60, "")),
+            mint("HS256", r#"{"alg":"HS256","kid":7}"#, "{}", SECRET),
+            mint("HS256", r#"{"alg":"HS256","crit":["x"]}"#, "{}", SECRET),
+        ];
+        for input in inputs {
+            for method in ["GET", "POST", "HEAD"] {
+                let target = format!("/unsubscribe/1?rt={input}");
+                let response = server.send(&Request::new(method, &target).form("confirm=yes"));
+                assert!(
+                    response.status < 500,
+                    "{method} {input} answered {}",
+                    response.status
+                );
+            }
+        }
+        assert_eq!(server.get("/health").status, 200, "the server is still up");
+    }
+}

@@ -1,0 +1,161 @@
+//! The life of a use, on a test application: spent before the handler runs (with its row),
+//! settled by the response, given back on errors; and launch refused when misconfigured.
+
+use std::time::Duration;
+
+use linktoken_tests::app::{app, routes, Gate};
+use linktoken_tests::{backend_tests, Backend, Request, Server, TestDb};
+use rocket::error::ErrorKind;
+use rocket::figment::Figment;
+use rocket_linktoken::LinkSpec;
+
+fn start(
+    backend: Backend,
+    extra: Figment,
+) -> Option<(Server, std::sync::Arc<Gate>, std::sync::mpsc::Receiver<()>)> {
+    let db = TestDb::create(backend)?;
+    let (gate, entered) = Gate::new();
+    let rocket = app(backend, &db, gate.clone(), extra);
+    Some((Server::launch(rocket, Some(db)), gate, entered))
+}
+
+backend_tests! {
+    fn a_spent_use_has_its_row_before_the_handler_answers(backend) {
+        let Some((server, gate, entered)) = start(backend, Figment::new()) else { return };
+        let link = server.issuer.issue(&LinkSpec::new("1", "slow", "/slow")).unwrap();
+        let addr = server.addr;
+        let url = link.url.clone();
+        let request = std::thread::spawn(move || linktoken_tests::send(addr, &Request::new("GET", &url)));
+        entered.recv_timeout(Duration::from_secs(30)).expect("the handler is entered");
+
+        // The process could die here: the use is already counted and logged, status unknown.
+        let token = server.block_on(server.ledger.token(&link.jti)).unwrap().unwrap();
+        assert_eq!(token.uses, 1);
+        let rows = server.block_on(server.ledger.uses(&link.jti)).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].status, rows[0].outcome.as_str()), (None, "spent"));
+
+        gate.release();
+        let response = request.join().unwrap();
+        assert_eq!((response.status, response.body.as_str()), (200, "slow for 1"));
+        let rows = server.block_on(server.ledger.uses(&link.jti)).unwrap();
+        assert_eq!((rows[0].status, rows[0].outcome.as_str()), (Some(200), "spent"));
+    }
+
+    fn a_server_error_gives_the_use_back(backend) {
+        let Some((server, _, _)) = start(backend, Figment::new()) else { return };
+        let link = server.issuer.issue(&LinkSpec::new("2", "boom", "/boom")).unwrap();
+        assert_eq!(server.get(&link.url).status, 500);
+        assert_eq!(server.get(&link.url).status, 500, "the failed use was given back");
+        let token = server.block_on(server.ledger.token(&link.jti)).unwrap().unwrap();
+        assert_eq!(token.uses, 0);
+        let rows = server.block_on(server.ledger.uses(&link.jti)).unwrap();
+        let settled: Vec<_> = rows.iter().map(|r| (r.status, r.outcome.as_str())).collect();
+        assert_eq!(settled, [(Some(500), "returned"), (Some(500), "returned")]);
+    }
+
+    fn a_route_without_max_uses_takes_the_configured_default(backend) {
+        let Some((server, _, _)) = start(backend, Figment::new()) else { return };
+        let link = server.issuer.issue(&LinkSpec::new("3", "default", "/default")).unwrap();
+        let bodies: Vec<_> = (0..4).map(|_| server.get(&link.url)).map(|r| (r.status, r.body)).collect();
+        assert_eq!(bodies[..3], [(200, "1 of default".into()), (200, "2 of default".into()), (200, "3 of default".into())]);
+        assert_eq!(bodies[3].0, 410);
+
+        let big = server.issuer.issue(&LinkSpec::new("3", "default", "/default").max_uses(10)).unwrap();
+        let statuses: Vec<_> = (0..4).map(|_| server.get(&big.url).status).collect();
+        assert_eq!(statuses, [200, 200, 200, 410], "a token cannot raise the route's cap");
+    }
+
+    fn a_preview_route_never_spends(backend) {
+        let Some((server, _, _)) = start(backend, Figment::new()) else { return };
+        let link = server
+            .issuer
+            .issue(&LinkSpec::new("1", "default", "/default/preview").max_uses(1))
+            .unwrap();
+        for _ in 0..5 {
+            assert_eq!(server.get(&link.url).status, 200);
+        }
+        assert!(server.block_on(server.ledger.token(&link.jti)).unwrap().is_none());
+        let rows = server.block_on(server.ledger.uses(&link.jti)).unwrap();
+        assert!(rows.iter().all(|r| r.outcome == "preview" && r.status == Some(200)));
+    }
+
+    fn a_configured_proxy_header_is_believed(backend) {
+        let extra = Figment::new().merge(("linktoken.client_ip_header", "X-Forwarded-For"));
+        let Some((server, _, _)) = start(backend, extra) else { return };
+        let link = server.issuer.issue(&LinkSpec::new("1", "default", "/default")).unwrap();
+        let request = Request::new("GET", &link.url).header("X-Forwarded-For", "198.51.100.7, 203.0.113.4");
+        assert_eq!(server.send(&request).status, 200);
+        let rows = server.block_on(server.ledger.uses(&link.jti)).unwrap();
+        assert_eq!(rows[0].client_ip.as_deref(), Some("203.0.113.4"), "the address the proxy appended");
+    }
+}
+
+/// How igniting `rocket` failed: the names of the failed fairings, or the types whose
+/// sentinels aborted.
+fn ignite_failure(rocket: rocket::Rocket<rocket::Build>) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let error = match runtime.block_on(rocket.ignite()) {
+        Ok(_) => panic!("the launch was not refused"),
+        Err(error) => error,
+    };
+    let names = match error.kind() {
+        ErrorKind::FailedFairings(fairings) => {
+            fairings.iter().map(|f| f.name.to_string()).collect()
+        }
+        ErrorKind::SentinelAborts(sentries) => {
+            sentries.iter().map(|s| s.type_name.to_string()).collect()
+        }
+        other => panic!("unexpected launch error: {other:?}"),
+    };
+    // An unhandled rocket::Error panics when dropped: this one was looked at.
+    std::mem::forget(error);
+    names
+}
+
+#[test]
+fn token_user_without_the_fairing_refuses_launch() {
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let (gate, _) = Gate::new();
+    let figment = rocket::Config::figment()
+        .merge(("databases.app.url", &db.url))
+        .merge(("log_level", "off"));
+    let rocket = rocket::custom(figment).mount("/", routes()).manage(gate);
+    let aborted = ignite_failure(rocket);
+    assert!(
+        aborted.iter().all(|t| t.contains("TokenUser")),
+        "{aborted:?}"
+    );
+    assert!(!aborted.is_empty());
+}
+
+#[test]
+fn a_short_secret_refuses_launch() {
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let (gate, _) = Gate::new();
+    let extra = Figment::new().merge(("linktoken.secret", "too-short"));
+    let failed = ignite_failure(app(Backend::Sqlite, &db, gate, extra));
+    assert_eq!(failed, ["rocket-linktoken"]);
+}
+
+#[test]
+fn the_newsletter_release_profile_demands_a_real_secret() {
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let release = newsletter::figment()
+        .select("release")
+        .merge(("databases.newsletter.url", &db.url))
+        .merge(("log_level", "off"));
+    let failed = ignite_failure(newsletter::rocket_with(release.clone()));
+    assert!(
+        failed.contains(&"rocket-linktoken".to_string()),
+        "{failed:?}"
+    );
+
+    let with_secret = release
+        .merge(("linktoken.secret", linktoken_tests::SECRET))
+        .merge(("port", 0));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert!(runtime
+        .block_on(newsletter::rocket_with(with_secret).ignite())
+        .is_ok());
+}

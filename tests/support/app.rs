@@ -1,0 +1,117 @@
+//! A small application for behaviours the newsletter has no route for: a handler that holds
+//! the request open, a handler that fails, a route that takes the configured default cap.
+
+use std::sync::Arc;
+
+use rocket::figment::Figment;
+use rocket::http::Status;
+use rocket::{get, routes, Build, Request, Rocket, Route, State};
+use rocket_db_pools::{sqlx, Database};
+use rocket_linktoken::{expiring_link, BoxError, LinkUser, TokenUser};
+
+use crate::{Backend, TestDb, SECRET};
+
+/// The test application's database on SQLite.
+#[derive(Database)]
+#[database("app")]
+pub struct SqliteDb(sqlx::SqlitePool);
+
+/// The test application's database on PostgreSQL.
+#[derive(Database)]
+#[database("app")]
+pub struct PgDb(sqlx::PgPool);
+
+/// Users 1, 2 and 3 exist; nobody else does.
+pub struct Member(pub u32);
+
+#[rocket::async_trait]
+impl LinkUser for Member {
+    async fn load(id: &str, _: &Request<'_>) -> Result<Option<Self>, BoxError> {
+        Ok(id
+            .parse()
+            .ok()
+            .filter(|id| (1..=3).contains(id))
+            .map(Member))
+    }
+}
+
+/// Lets a test hold a request inside its handler: the handler says it entered, then waits to
+/// be released.
+pub struct Gate {
+    entered: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    release: tokio::sync::Semaphore,
+}
+
+impl Gate {
+    /// A gate, and the receiver that hears each request enter it.
+    pub fn new() -> (Arc<Gate>, std::sync::mpsc::Receiver<()>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let gate = Gate {
+            entered: std::sync::Mutex::new(tx),
+            release: tokio::sync::Semaphore::new(0),
+        };
+        (Arc::new(gate), rx)
+    }
+
+    /// Lets one waiting request go on.
+    pub fn release(&self) {
+        self.release.add_permits(1);
+    }
+}
+
+#[expiring_link(scope = "slow", max_uses = 1)]
+#[get("/slow")]
+async fn slow(user: TokenUser<Member>, gate: &State<Arc<Gate>>) -> String {
+    if let Ok(entered) = gate.entered.lock() {
+        let _ = entered.send(());
+    }
+    if let Ok(permit) = gate.release.acquire().await {
+        permit.forget();
+    }
+    format!("slow for {}", user.0)
+}
+
+#[expiring_link(scope = "boom", max_uses = 1)]
+#[get("/boom")]
+fn boom(_user: TokenUser<Member>) -> Status {
+    Status::InternalServerError
+}
+
+#[expiring_link(scope = "default")]
+#[get("/default")]
+fn default_cap(user: TokenUser<Member>) -> String {
+    format!("{} of default", user.uses().unwrap_or(0))
+}
+
+#[expiring_link(scope = "default", preview)]
+#[get("/default/preview")]
+fn default_preview(user: TokenUser<Member>) -> String {
+    format!("preview for {}", user.0)
+}
+
+/// The test application's routes.
+pub fn routes() -> Vec<Route> {
+    routes![slow, boom, default_cap, default_preview]
+}
+
+/// The test application on a fresh database, with `extra` configuration merged last.
+pub fn app(backend: Backend, db: &TestDb, gate: Arc<Gate>, extra: Figment) -> Rocket<Build> {
+    let figment = rocket::Config::figment()
+        .merge(("port", 0))
+        .merge(("address", "127.0.0.1"))
+        .merge(("log_level", "off"))
+        .merge(("cli_colors", false))
+        .merge(("linktoken.secret", SECRET))
+        .merge(("linktoken.default_max_uses", 3))
+        .merge(("databases.app.url", &db.url))
+        .merge(extra);
+    let rocket = rocket::custom(figment).mount("/", routes()).manage(gate);
+    match backend {
+        Backend::Sqlite => rocket
+            .attach(SqliteDb::init())
+            .attach(rocket_linktoken::fairing::<SqliteDb>()),
+        Backend::Postgres => rocket
+            .attach(PgDb::init())
+            .attach(rocket_linktoken::fairing::<PgDb>()),
+    }
+}
