@@ -1,7 +1,8 @@
 //! The expansion of `#[expiring_link]`: a policy marker type and the rewritten handler.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
+use syn::LitStr;
 
 use crate::args::{self, Args};
 use crate::errors;
@@ -9,12 +10,25 @@ use crate::handler::{self, Handler};
 
 /// Expands `#[expiring_link(args)] item`, or reports every error in both.
 pub(crate) fn expiring_link(args: TokenStream, item: TokenStream) -> TokenStream {
-    match errors::join(args::parse(args), handler::parse(item.clone())) {
-        Ok((args, handler)) => policy_and_handler(&args, &handler),
-        Err(error) => {
-            // The untouched function still compiles against `TokenUser`'s default policy,
-            // so the user sees our errors rather than a cascade of missing routes.
+    match (args::parse(args), handler::parse(item.clone())) {
+        (Ok(args), Ok(handler)) => policy_and_handler(&args, &handler),
+        (Err(error), Ok(handler)) => {
+            // The handler is sound: bind it to a placeholder policy, so that the argument
+            // errors are all the user sees, not a cascade from the route's missing policy.
             let error = error.into_compile_error();
+            let placeholder = Args {
+                scope: LitStr::new("", Span::call_site()),
+                max_uses: None,
+                preview: false,
+            };
+            let expanded = policy_and_handler(&placeholder, &handler);
+            quote!(#error #expanded)
+        }
+        (args, Err(error)) => {
+            let error = match errors::join(args, Err::<(), _>(error)) {
+                Err(error) => error.into_compile_error(),
+                Ok(_) => TokenStream::new(),
+            };
             quote!(#error #item)
         }
     }
