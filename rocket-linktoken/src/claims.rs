@@ -88,7 +88,7 @@ impl Claims {
             iat: integer(raw.iat, "iat")?,
             exp: integer(raw.exp, "exp")?,
             nbf: raw.nbf.map(|v| integer(Some(v), "nbf")).transpose()?,
-            max: raw.max.map(|v| max_uses(v)).transpose()?,
+            max: raw.max.map(max_uses).transpose()?,
             data: match raw.data {
                 None => Map::new(),
                 Some(Value::Object(map)) => map,

@@ -171,3 +171,14 @@ impl From<rocket_db_pools::sqlx::Error> for Error {
         Error::Database(Arc::new(e))
     }
 }
+
+/// A handler may return `Result<_, Error>`: the error answers with its status, through the
+/// application's catcher for it (or the library's refusal page).
+impl<'r> rocket::response::Responder<'r, 'static> for Error {
+    fn respond_to(self, _: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
+        if self.status().code >= 500 {
+            rocket::error!("rocket-linktoken: {self}");
+        }
+        Err(self.status())
+    }
+}
