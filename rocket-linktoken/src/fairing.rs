@@ -95,20 +95,23 @@ where
             return;
         };
         let (token, rest) = lift_token(request.uri(), runtime.config.query_param());
-        if token != TokenParam::Absent {
+        let meta = if token == TokenParam::Absent {
+            // Nothing will be verified or recorded: spare the request the copies.
+            RequestMeta::default()
+        } else {
             // Routing and Rocket's request log see the URL without the token from here on.
             if let Ok(uri) = Origin::parse_owned(rest.clone()) {
                 request.set_uri(uri);
             }
-        }
-        let meta = RequestMeta {
-            method: request.method().as_str().to_string(),
-            path: rest,
-            client_ip: client_ip(request, runtime.config.client_ip_header()),
-            user_agent: request
-                .headers()
-                .get_one("User-Agent")
-                .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+            RequestMeta {
+                method: request.method().as_str().to_string(),
+                path: rest,
+                client_ip: client_ip(request, runtime.config.client_ip_header()),
+                user_agent: request
+                    .headers()
+                    .get_one("User-Agent")
+                    .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+            }
         };
         let method = request.method();
         request.local_cache(|| {

@@ -74,7 +74,7 @@ macro_rules! dispatch {
 }
 
 /// The request a use is recorded for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct RequestMeta {
     pub(crate) method: String,
     pub(crate) path: String,

@@ -186,25 +186,28 @@ pub(super) async fn settle(
     use_id: i64,
     status: u16,
 ) -> Result<(), Error> {
-    let failed = status >= 400;
-    let outcome = if failed {
-        super::outcome::RETURNED
-    } else {
-        super::outcome::SPENT
-    };
+    let record = "UPDATE linktoken_uses SET status = ?1, outcome = ?2 WHERE id = ?3";
+    if status < 400 {
+        sqlx::query(record)
+            .bind(i64::from(status))
+            .bind(super::outcome::SPENT)
+            .bind(use_id)
+            .execute(pool)
+            .await?;
+        return Ok(());
+    }
+    // A failed response gives its use back, together with saying so in its row.
     let mut tx = pool.begin().await?;
-    sqlx::query("UPDATE linktoken_uses SET status = ?1, outcome = ?2 WHERE id = ?3")
+    sqlx::query(record)
         .bind(i64::from(status))
-        .bind(outcome)
+        .bind(super::outcome::RETURNED)
         .bind(use_id)
         .execute(&mut *tx)
         .await?;
-    if failed {
-        sqlx::query("UPDATE linktoken_tokens SET uses = uses - 1 WHERE jti = ?1 AND uses > 0")
-            .bind(jti)
-            .execute(&mut *tx)
-            .await?;
-    }
+    sqlx::query("UPDATE linktoken_tokens SET uses = uses - 1 WHERE jti = ?1 AND uses > 0")
+        .bind(jti)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
