@@ -2,7 +2,9 @@
 //! request leaves in `linktoken_tokens` and `linktoken_uses`.
 
 use chrono::{TimeDelta, Utc};
-use linktoken_tests::{backend_tests, claims, mint, now, Request, Response, Server, SECRET};
+use linktoken_tests::{
+    backend_tests, claims, mint, now, Request, Response, Server, TestDb, SECRET,
+};
 use rocket_linktoken::{LinkSpec, UseRecord};
 
 fn server(backend: linktoken_tests::Backend) -> Option<Server> {
@@ -73,6 +75,21 @@ fn hand_made(alg: &str, secret: &str, jti: &str, extra_claims: &str) -> String {
 }
 
 backend_tests! {
+    fn a_restart_on_the_same_database_keeps_the_ledger(backend) {
+        let Some(db) = TestDb::create(backend) else { return };
+        let first = Server::newsletter_on(&db);
+        let (url, jti) = unsubscribe_link(&first, "1", 1);
+        assert_eq!(first.post_form(&url, "confirm=yes").status, 200);
+        drop(first);
+
+        // Ignite again: the tables exist, the seeds are there once, the spent link stays spent.
+        let second = Server::newsletter_on(&db);
+        assert_eq!(second.post_form(&url, "confirm=yes").status, 410);
+        assert_eq!(spent_uses(&second, &jti), Some(1));
+        assert_eq!(second.get("/").body.matches("<tr>").count(), 1 + 3, "three subscribers, once");
+        second.block_on(second.ledger.migrate()).unwrap();
+    }
+
     fn health_answers_plainly(backend) {
         let Some(server) = server(backend) else { return };
         let response = server.get("/health");

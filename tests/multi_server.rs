@@ -1,77 +1,18 @@
 //! Several newsletter processes on one PostgreSQL database: spends stay exact across servers,
 //! and a server killed with SIGKILL mid-burst loses no spent use's row.
 
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use linktoken_tests::process::Process;
 use linktoken_tests::{try_send, Backend, Request, TestDb, SECRET};
 use rocket::figment::Figment;
 use rocket_db_pools::sqlx::{self, PgPool};
 use rocket_linktoken::{Issuer, LinkSpec};
 
-/// One newsletter server process, killed when dropped.
-struct Process {
-    addr: SocketAddr,
-    child: Child,
-}
-
-impl Process {
-    fn start(database_url: &str) -> Process {
-        for _ in 0..5 {
-            // A free port now; if another process takes it before ours binds, try another.
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let child = Command::new(env!("CARGO_BIN_EXE_newsletter-server"))
-                .env("ROCKET_ADDRESS", "127.0.0.1")
-                .env("ROCKET_PORT", port.to_string())
-                .env("ROCKET_LOG_LEVEL", "off")
-                .env("ROCKET_LINKTOKEN", format!("{{secret=\"{SECRET}\"}}"))
-                .env(
-                    "ROCKET_DATABASES",
-                    format!("{{newsletter={{url=\"{database_url}\"}}}}"),
-                )
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("the newsletter server starts");
-            let mut process = Process {
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                child,
-            };
-            if process.wait_healthy() {
-                return process;
-            }
-            let _ = process.child.kill();
-        }
-        panic!("no newsletter server came up");
-    }
-
-    fn wait_healthy(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if try_send(self.addr, &Request::new("GET", "/health")).is_ok_and(|r| r.status == 200) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// The newsletter server binary.
+const SERVER: &str = env!("CARGO_BIN_EXE_newsletter-server");
 
 fn issuer() -> Issuer {
     Issuer::from_figment(&Figment::new().merge(("linktoken.secret", SECRET))).unwrap()
@@ -180,7 +121,9 @@ fn three_servers_spend_each_use_exactly_once() {
     let Some(db) = TestDb::create(Backend::Postgres) else {
         return;
     };
-    let servers: Vec<Process> = (0..3).map(|_| Process::start(&db.url)).collect();
+    let servers: Vec<Process> = (0..3)
+        .map(|_| Process::start(SERVER, &db.url, None))
+        .collect();
     let database = Database::connect(&db.url);
     let issuer = issuer();
 
@@ -250,7 +193,9 @@ fn a_server_killed_mid_burst_loses_no_spent_use() {
     let Some(db) = TestDb::create(Backend::Postgres) else {
         return;
     };
-    let mut servers: Vec<Process> = (0..3).map(|_| Process::start(&db.url)).collect();
+    let mut servers: Vec<Process> = (0..3)
+        .map(|_| Process::start(SERVER, &db.url, None))
+        .collect();
     let database = Database::connect(&db.url);
     let issuer = issuer();
 

@@ -14,6 +14,7 @@ use rocket::{Build, Rocket};
 use rocket_linktoken::{Issuer, Ledger};
 
 pub mod app;
+pub mod process;
 
 /// The secret every test server signs with.
 pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789abcdef";
@@ -159,6 +160,11 @@ impl Server {
         let db = TestDb::create(backend)?;
         let rocket = newsletter::rocket_with(newsletter_figment(&db));
         Some(Server::launch(rocket, Some(db)))
+    }
+
+    /// The newsletter example on a database that outlives the server.
+    pub fn newsletter_on(db: &TestDb) -> Server {
+        Server::launch(newsletter::rocket_with(newsletter_figment(db)), None)
     }
 
     /// Launches `rocket` on the port its configuration names (0: any free port).
