@@ -121,9 +121,7 @@ fn three_servers_spend_each_use_exactly_once() {
     let Some(db) = TestDb::create(Backend::Postgres) else {
         return;
     };
-    let servers: Vec<Process> = (0..3)
-        .map(|_| Process::start(SERVER, &db.url, None))
-        .collect();
+    let servers = Process::start_together(SERVER, &db.url, 3);
     let database = Database::connect(&db.url);
     let issuer = issuer();
 
@@ -193,9 +191,7 @@ fn a_server_killed_mid_burst_loses_no_spent_use() {
     let Some(db) = TestDb::create(Backend::Postgres) else {
         return;
     };
-    let mut servers: Vec<Process> = (0..3)
-        .map(|_| Process::start(SERVER, &db.url, None))
-        .collect();
+    let mut servers = Process::start_together(SERVER, &db.url, 3);
     let database = Database::connect(&db.url);
     let issuer = issuer();
 

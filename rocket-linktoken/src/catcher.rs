@@ -6,7 +6,7 @@ use rocket::response::content::{RawHtml, RawJson};
 use rocket::response::Responder;
 use rocket::{Build, Request, Rocket};
 
-use crate::guard::refusal;
+use crate::runtime::refusal;
 
 /// The statuses a refused link answers with.
 const STATUSES: [u16; 3] = [400, 403, 410];

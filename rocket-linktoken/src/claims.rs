@@ -101,6 +101,18 @@ impl Claims {
 
     /// Range checks shared by parsing and issuing.
     pub(crate) fn check(&self) -> Result<(), Error> {
+        // Control characters have no place in ids, and PostgreSQL refuses NUL in text.
+        let texts = [
+            ("jti", &self.jti),
+            ("sub", &self.sub),
+            ("scope", &self.scope),
+            ("aud", &self.aud),
+        ];
+        for (claim, text) in texts {
+            if text.chars().any(char::is_control) {
+                return Err(Error::InvalidClaim(claim));
+            }
+        }
         if self.jti.is_empty() || self.jti.chars().count() > MAX_JTI_LEN {
             return Err(Error::InvalidClaim("jti"));
         }
@@ -255,6 +267,14 @@ mod tests {
             format!(r#"{{"jti":"{long}","sub":"1","scope":"s","aud":"/x","iat":1,"exp":2}}"#);
         assert_eq!(refused_claim(parse(&json)), Some("jti"));
         assert_eq!(refused_claim(parse(r#"{"sub":"1"}"#)), Some("jti"));
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        let nul = r#"{"jti":"a","sub":"1\u0000","scope":"s","aud":"/x","iat":1,"exp":2}"#;
+        assert_eq!(refused_claim(parse(nul)), Some("sub"));
+        let newline = r#"{"jti":"a\n","sub":"1","scope":"s","aud":"/x","iat":1,"exp":2}"#;
+        assert_eq!(refused_claim(parse(newline)), Some("jti"));
     }
 
     #[test]

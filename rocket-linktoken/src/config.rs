@@ -7,6 +7,10 @@ use serde::Deserialize;
 use crate::link::IssueDefaults;
 use crate::{Error, Issuer, KeyRing, Verifier};
 
+/// Most clock skew accepted, in seconds: leeway lengthens every link's life and widens user
+/// revocations, so it stays small.
+const MAX_LEEWAY: u32 = 300;
+
 /// The `linktoken` table of Rocket's configuration (`Rocket.toml`, or `ROCKET_LINKTOKEN`).
 ///
 /// ```toml
@@ -99,6 +103,12 @@ impl Config {
                 "`linktoken.default_ttl` must be at least 1 second".into(),
             ));
         }
+        if self.leeway > MAX_LEEWAY {
+            return Err(Error::Config(format!(
+                "`linktoken.leeway` is {} seconds; at most {MAX_LEEWAY} (it lengthens every link's life)",
+                self.leeway
+            )));
+        }
         if self.default_max_uses == 0 {
             return Err(Error::Config(
                 "`linktoken.default_max_uses` must be at least 1".into(),
@@ -147,6 +157,11 @@ impl Config {
     /// The query parameter that carries the token.
     pub fn query_param(&self) -> &str {
         &self.query_param
+    }
+
+    /// Seconds of clock skew tolerated.
+    pub fn leeway(&self) -> u32 {
+        self.leeway
     }
 
     /// Uses a route allows when its attribute does not say.
@@ -222,12 +237,43 @@ mod tests {
 
     #[test]
     fn other_settings_are_checked() {
-        let bad = |k, v| message(config(&[("linktoken.secret", SECRET), (k, v)]));
-        assert!(bad("linktoken.base_url", "news.example.com").contains("base_url"));
-        assert!(bad("linktoken.query_param", "r t").contains("query_param"));
-        assert!(bad("linktoken.default_max_uses", "0").contains("default_max_uses"));
-        assert!(bad("linktoken.default_ttl", "0").contains("default_ttl"));
-        assert!(bad("linktoken.leeway", "-1").contains("linktoken"));
+        let bad = |key: &str, value: serde_json::Value| {
+            message(Config::from_figment(
+                &Figment::new()
+                    .merge(("linktoken.secret", SECRET))
+                    .merge((key, value)),
+            ))
+        };
+        let base_url = bad("linktoken.base_url", "news.example.com".into());
+        assert!(
+            base_url.contains("`linktoken.base_url` must be an http(s) URL"),
+            "{base_url}"
+        );
+        let param = bad("linktoken.query_param", "r t".into());
+        assert!(
+            param.contains("`linktoken.query_param` must be letters"),
+            "{param}"
+        );
+        let uses = bad("linktoken.default_max_uses", 0.into());
+        assert!(
+            uses.contains("`linktoken.default_max_uses` must be at least 1"),
+            "{uses}"
+        );
+        let ttl = bad("linktoken.default_ttl", 0.into());
+        assert!(
+            ttl.contains("`linktoken.default_ttl` must be at least 1 second"),
+            "{ttl}"
+        );
+        let negative = bad("linktoken.leeway", (-1).into());
+        assert!(
+            negative.contains("`linktoken`: invalid value"),
+            "{negative}"
+        );
+        let too_long = bad("linktoken.leeway", 301.into());
+        assert!(
+            too_long.contains("`linktoken.leeway` is 301 seconds"),
+            "{too_long}"
+        );
     }
 
     #[test]

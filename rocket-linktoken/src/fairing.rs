@@ -11,16 +11,10 @@ use rocket::{Build, Data, Request, Response, Rocket};
 use rocket_db_pools::Database;
 
 use crate::config::Config;
-use crate::guard::{LinkContext, TokenParam};
+use crate::runtime::{LinkContext, Runtime};
 use crate::store::{LedgerPool, RequestMeta, USER_AGENT_MAX};
-use crate::{catcher, Error, Issuer, Ledger, Verifier};
-
-/// What guards and the fairing share, managed by the fairing at ignite.
-pub(crate) struct Runtime {
-    pub(crate) config: Config,
-    pub(crate) verifier: Verifier,
-    pub(crate) ledger: Ledger,
-}
+use crate::target::{lift, TokenParam};
+use crate::{catcher, Error, Issuer};
 
 /// The rocket-linktoken fairing for the application's database `D`.
 ///
@@ -94,7 +88,9 @@ where
         let Some(runtime) = request.rocket().state::<Runtime>() else {
             return;
         };
-        let (token, rest) = lift_token(request.uri(), runtime.config.query_param());
+        let uri = request.uri();
+        let query = uri.query().map(|q| q.as_str());
+        let (token, rest) = lift(uri.path().as_str(), query, runtime.config.query_param());
         let meta = if token == TokenParam::Absent {
             // Nothing will be verified or recorded: spare the request the copies.
             RequestMeta::default()
@@ -184,7 +180,7 @@ where
             std::any::type_name::<D>(),
         )));
     };
-    let ledger = database.ledger();
+    let ledger = database.ledger().with_skew(config.leeway());
     ledger.migrate().await?;
     let verifier = config.verifier()?;
     let issuer = config.issuer()?;
@@ -196,37 +192,6 @@ where
         },
         issuer,
     ))
-}
-
-/// Splits the token parameter off a request URI: the token, and the URI without it (the
-/// request target that links are bound to).
-fn lift_token(uri: &Origin<'_>, param: &str) -> (TokenParam, String) {
-    let path = uri.path().as_str();
-    let Some(query) = uri.query() else {
-        return (TokenParam::Absent, path.to_string());
-    };
-    let mut token = TokenParam::Absent;
-    let mut rest = Vec::new();
-    for segment in query.as_str().split('&') {
-        let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
-        if rocket::http::RawStr::new(name).url_decode_lossy() == param {
-            token = match token {
-                TokenParam::Absent => TokenParam::One(
-                    rocket::http::RawStr::new(value)
-                        .url_decode_lossy()
-                        .into_owned(),
-                ),
-                _ => TokenParam::Repeated,
-            };
-        } else if !segment.is_empty() {
-            rest.push(segment);
-        }
-    }
-    if rest.is_empty() {
-        (token, path.to_string())
-    } else {
-        (token, format!("{path}?{}", rest.join("&")))
-    }
 }
 
 /// The client's address: the socket peer, unless the operator named a header that a trusted
@@ -242,37 +207,4 @@ fn client_ip(request: &Request<'_>, header: Option<&str>) -> Option<String> {
         }
     }
     request.remote().map(|addr| addr.ip().to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lift(uri: &str) -> (TokenParam, String) {
-        lift_token(&Origin::parse(uri).unwrap(), "rt")
-    }
-
-    #[test]
-    fn the_token_is_lifted_and_the_rest_kept_in_order() {
-        assert_eq!(
-            lift("/a?rt=t.o.k"),
-            (TokenParam::One("t.o.k".into()), "/a".into())
-        );
-        assert_eq!(
-            lift("/a?x=1&rt=tok&y=2"),
-            (TokenParam::One("tok".into()), "/a?x=1&y=2".into())
-        );
-        assert_eq!(lift("/a?x=1"), (TokenParam::Absent, "/a?x=1".into()));
-        assert_eq!(lift("/a"), (TokenParam::Absent, "/a".into()));
-        assert_eq!(
-            lift("/a?rt="),
-            (TokenParam::One(String::new()), "/a".into())
-        );
-    }
-
-    #[test]
-    fn a_repeated_token_is_noticed_even_when_encoded() {
-        assert_eq!(lift("/a?rt=1&rt=2").0, TokenParam::Repeated);
-        assert_eq!(lift("/a?rt=1&%72t=2").0, TokenParam::Repeated);
-    }
 }

@@ -2,7 +2,6 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::Mutex;
 
 use chrono::Utc;
 use rocket::http::Method;
@@ -10,8 +9,9 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::sentinel::Sentinel;
 use rocket::{Ignite, Rocket};
 
-use crate::fairing::Runtime;
-use crate::store::{outcome, RequestMeta, Spent};
+use crate::runtime::{Attempt, LinkContext, Runtime};
+use crate::store::Spent;
+use crate::target::TokenParam;
 use crate::verify::Expected;
 use crate::{Claims, Error};
 
@@ -150,50 +150,6 @@ impl<U, P> Sentinel for TokenUser<U, P> {
     }
 }
 
-/// The token as the request carried it, read by the fairing before routing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum TokenParam {
-    Absent,
-    One(String),
-    Repeated,
-}
-
-/// What the fairing learned of a request before routing, and what guards did with it.
-pub(crate) struct LinkContext {
-    pub(crate) token: TokenParam,
-    /// The method as sent: Rocket retries `HEAD` as `GET` before guards run.
-    pub(crate) method: Method,
-    pub(crate) meta: RequestMeta,
-    pub(crate) attempts: Mutex<Vec<Attempt>>,
-    pub(crate) refusal: Mutex<Option<Error>>,
-}
-
-/// One guard's verdict on a genuine token, settled by the fairing once the status is known.
-pub(crate) struct Attempt {
-    pub(crate) claims: Claims,
-    pub(crate) result: Result<Option<Spent>, Error>,
-    pub(crate) at: i64,
-}
-
-/// The refusal a link-protected route answered with, if any: for an application's own
-/// catchers, which replace the library's pages.
-///
-/// ```
-/// use rocket::{catch, Request};
-///
-/// #[catch(410)]
-/// fn gone(request: &Request<'_>) -> String {
-///     match rocket_linktoken::refusal(request) {
-///         Some(error) => format!("Sorry: {error}"),
-///         None => "Gone.".into(),
-///     }
-/// }
-/// ```
-pub fn refusal(request: &Request<'_>) -> Option<Error> {
-    let context = request.local_cache(|| None::<LinkContext>).as_ref()?;
-    context.refusal.lock().ok()?.clone()
-}
-
 #[rocket::async_trait]
 impl<'r, U: LinkUser, P: Policy> FromRequest<'r> for TokenUser<U, P> {
     type Error = Error;
@@ -231,7 +187,23 @@ async fn check<U: LinkUser, P: Policy>(
     // Until the signature holds, nothing is believed and nothing is written.
     let claims = runtime.verifier.authenticate(token)?;
     let now = Utc::now().timestamp();
-    let spends = !P::PREVIEW && context.method != Method::Head;
+    let url = format!(
+        "{}{}={token}",
+        with_separator(&context.meta.path),
+        runtime.config.query_param()
+    );
+
+    // A route that spent this link and then forwarded hands its use on: one request, one use.
+    if let Some(spent) = context.spent(&claims.jti) {
+        let user = load::<U>(&claims, request).await?;
+        return Ok(TokenUser {
+            user,
+            claims,
+            spent: Some(spent),
+            url,
+            policy: PhantomData,
+        });
+    }
 
     let result = async {
         let expected = Expected {
@@ -239,11 +211,11 @@ async fn check<U: LinkUser, P: Policy>(
             target: &context.meta.path,
         };
         runtime.verifier.check(&claims, &expected, now)?;
-        let user = U::load(&claims.sub, request)
-            .await
-            .map_err(|e| Error::UserLoad(e.into()))?
-            .ok_or(Error::UnknownUser)?;
-        let spent = if spends {
+        let user = load::<U>(&claims, request).await?;
+        let spent = if P::PREVIEW || context.method == Method::Head {
+            runtime.ledger.check(&claims).await?;
+            None
+        } else {
             let route_cap = P::MAX_USES.unwrap_or(runtime.config.default_max_uses());
             let cap = claims.max.map_or(route_cap, |max| max.min(route_cap));
             Some(
@@ -252,36 +224,20 @@ async fn check<U: LinkUser, P: Policy>(
                     .spend(&claims, cap, &context.meta, now)
                     .await?,
             )
-        } else {
-            runtime.ledger.check(&claims).await?;
-            None
         };
         Ok((user, spent))
     }
     .await;
 
-    let attempt = Attempt {
+    context.push(Attempt {
         claims: claims.clone(),
         result: result
             .as_ref()
             .map(|(_, spent)| *spent)
             .map_err(Clone::clone),
         at: now,
-    };
-    if let Ok(mut attempts) = context.attempts.lock() {
-        attempts.push(attempt);
-    }
+    });
     let (user, spent) = result?;
-    let separator = if context.meta.path.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    let url = format!(
-        "{}{separator}{}={token}",
-        context.meta.path,
-        runtime.config.query_param()
-    );
     Ok(TokenUser {
         user,
         claims,
@@ -291,12 +247,16 @@ async fn check<U: LinkUser, P: Policy>(
     })
 }
 
-impl Attempt {
-    /// The `outcome` column for this attempt, when it spent nothing.
-    pub(crate) fn unspent_outcome(&self) -> &'static str {
-        match &self.result {
-            Ok(_) => outcome::PREVIEW,
-            Err(e) => e.code(),
-        }
-    }
+/// The link's user, or `UnknownUser`.
+async fn load<U: LinkUser>(claims: &Claims, request: &Request<'_>) -> Result<U, Error> {
+    U::load(&claims.sub, request)
+        .await
+        .map_err(|e| Error::UserLoad(e.into()))?
+        .ok_or(Error::UnknownUser)
+}
+
+/// `target?` or `target&`, ready for one more query parameter.
+fn with_separator(target: &str) -> String {
+    let separator = if target.contains('?') { '&' } else { '?' };
+    format!("{target}{separator}")
 }

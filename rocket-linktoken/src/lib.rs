@@ -9,7 +9,9 @@ mod fairing;
 mod guard;
 mod keys;
 mod link;
+mod runtime;
 mod store;
+mod target;
 #[cfg(feature = "tera")]
 pub mod templates;
 mod verify;
@@ -18,9 +20,10 @@ pub use claims::{Claims, MAX_JTI_LEN};
 pub use config::Config;
 pub use error::Error;
 pub use fairing::{fairing, LinkTokens};
-pub use guard::{refusal, BoxError, LinkUser, NoPolicy, TokenUser};
+pub use guard::{BoxError, LinkUser, NoPolicy, TokenUser};
 pub use keys::{KeyRing, MIN_SECRET_LEN};
 pub use link::{Issuer, Link, LinkSpec};
+pub use runtime::refusal;
 pub use store::{Ledger, LedgerPool, TokenRecord, UseRecord};
 pub use verify::{Expected, Verifier, MAX_TOKEN_LEN};
 

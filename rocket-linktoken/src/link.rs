@@ -4,10 +4,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::{Algorithm, Header};
-use rocket::http::uri::Origin;
 use serde_json::{Map, Value};
 
-use crate::{Claims, Error, KeyRing};
+use crate::{target, Claims, Error, KeyRing};
 
 /// What a new link should say. Only the user, the scope and the target are required.
 ///
@@ -147,7 +146,8 @@ impl Issuer {
     /// Signs a link as if the clock read `now` (for tests, and for batch jobs that stamp a
     /// whole mailing with one time).
     pub fn issue_at(&self, spec: &LinkSpec, now: DateTime<Utc>) -> Result<Link, Error> {
-        let aud = target(&spec.target, &self.defaults.query_param)?;
+        let aud = target::normalize(&spec.target, &self.defaults.query_param)
+            .map_err(|why| Error::InvalidLink(format!("the target `{}` {why}", spec.target)))?;
         let expires_at = match spec.expiry {
             Some(Expiry::At(at)) => at,
             Some(Expiry::After(ttl)) if ttl <= TimeDelta::zero() => {
@@ -208,33 +208,6 @@ fn claim_name(e: &Error) -> &'static str {
     match e {
         Error::InvalidClaim(claim) => claim,
         _ => "?",
-    }
-}
-
-/// Checks a link target and gives it in the form requests are compared against: origin-form,
-/// with no empty query. Scheme and host are never part of it (see `base_url`).
-fn target(target: &str, query_param: &str) -> Result<String, Error> {
-    let bad = |why: &str| Error::InvalidLink(format!("the target `{target}` {why}"));
-    // `//host/path` is a valid origin-form path, but a browser reads it as another host.
-    if target.starts_with("//") {
-        return Err(bad("would be read as a host name"));
-    }
-    let origin =
-        Origin::parse(target).map_err(|_| bad("is not an origin-form path like `/a/b?c=d`"))?;
-    let path = origin.path().as_str();
-    match origin.query().map(|q| q.as_str()).filter(|q| !q.is_empty()) {
-        None => Ok(path.to_string()),
-        Some(query) => {
-            let names = query
-                .split('&')
-                .map(|pair| pair.split('=').next().unwrap_or(pair));
-            if names.into_iter().any(|name| name == query_param) {
-                return Err(bad(&format!(
-                    "already has the token parameter `{query_param}`"
-                )));
-            }
-            Ok(format!("{path}?{query}"))
-        }
     }
 }
 

@@ -24,7 +24,8 @@ pub struct Expected<'a> {
 /// Checks tokens against the key ring and a route's expectations.
 ///
 /// Checks run in this order, and the first failure is the answer: shape (400), header and
-/// signature (403), claim types (400), scope and target (403), not-before (403), expiry (410).
+/// signature (403), claim types (400), scope and target (403), not-before or issued in the
+/// future (403), expiry (410).
 /// Only after the signature holds is anything in the payload believed.
 ///
 /// ```
@@ -141,10 +142,10 @@ impl Verifier {
         if claims.aud != expected.target {
             return Err(Error::WrongTarget);
         }
-        if claims
-            .nbf
-            .is_some_and(|nbf| now.saturating_add(self.leeway) < nbf)
-        {
+        // A link stamped in the future came from a clock too far ahead (or a forger with the
+        // key): refusing it keeps user revocations, which compare `iat`, from missing it.
+        let not_before = claims.nbf.map_or(claims.iat, |nbf| nbf.max(claims.iat));
+        if now.saturating_add(self.leeway) < not_before {
             return Err(Error::NotYetValid);
         }
         // RFC 7519: the token must not be accepted on or after `exp`.
@@ -178,7 +179,7 @@ mod tests {
 
     const HS256: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
     const PAYLOAD: &str =
-        r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":100,"exp":200,"nbf":50}"#;
+        r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":40,"exp":200,"nbf":50}"#;
     const HERE: Expected<'static> = Expected {
         scope: "s",
         target: "/a",
@@ -203,6 +204,15 @@ mod tests {
         assert_eq!(code(verifier().verify(&token, &HERE, 205)), "expired");
         assert_eq!(code(verifier().verify(&token, &HERE, 45)), "ok");
         assert_eq!(code(verifier().verify(&token, &HERE, 44)), "not_yet_valid");
+        let future = r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":100,"exp":200}"#;
+        assert_eq!(
+            code(verifier().verify(&signed(HS256, future), &HERE, 95)),
+            "ok"
+        );
+        assert_eq!(
+            code(verifier().verify(&signed(HS256, future), &HERE, 94)),
+            "not_yet_valid"
+        );
         let far =
             r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":1,"exp":9223372036854775807}"#;
         assert_eq!(

@@ -21,41 +21,60 @@ impl Process {
     /// nowhere otherwise; returns once it answers `/health`.
     pub fn start(binary: &str, database_url: &str, log: Option<&std::path::Path>) -> Process {
         for _ in 0..5 {
-            // A free port now; if another process takes it before ours binds, try another.
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let child = Command::new(binary)
-                .env("ROCKET_ADDRESS", "127.0.0.1")
-                .env("ROCKET_PORT", port.to_string())
-                .env(
-                    "ROCKET_LOG_LEVEL",
-                    if log.is_some() { "normal" } else { "off" },
-                )
-                .env("ROCKET_CLI_COLORS", "false")
-                .env("ROCKET_LINKTOKEN", format!("{{secret=\"{SECRET}\"}}"))
-                .env(
-                    "ROCKET_DATABASES",
-                    format!("{{newsletter={{url=\"{database_url}\"}}}}"),
-                )
-                .stdout(output(log))
-                .stderr(output(log))
-                .spawn()
-                .expect("the newsletter server starts");
-            let mut process = Process {
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                child,
-            };
+            let mut process = Process::spawn(binary, database_url, log);
             if process.wait_healthy() {
                 return process;
             }
-            let _ = process.child.kill();
         }
         panic!("no newsletter server came up");
     }
 
+    /// Starts `count` servers at the same moment on one database (so they race to create its
+    /// tables), and returns once all answer `/health`.
+    pub fn start_together(binary: &str, database_url: &str, count: usize) -> Vec<Process> {
+        let mut started: Vec<Process> = (0..count)
+            .map(|_| Process::spawn(binary, database_url, None))
+            .collect();
+        for process in &mut started {
+            if !process.wait_healthy() {
+                // Its port was taken between our choosing it and its binding: start it again.
+                *process = Process::start(binary, database_url, None);
+            }
+        }
+        started
+    }
+
+    fn spawn(binary: &str, database_url: &str, log: Option<&std::path::Path>) -> Process {
+        // A free port now; `start` tries again if another process takes it first.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(binary)
+            .env("ROCKET_ADDRESS", "127.0.0.1")
+            .env("ROCKET_PORT", port.to_string())
+            .env(
+                "ROCKET_LOG_LEVEL",
+                if log.is_some() { "normal" } else { "off" },
+            )
+            .env("ROCKET_CLI_COLORS", "false")
+            .env("ROCKET_LINKTOKEN", format!("{{secret=\"{SECRET}\"}}"))
+            .env(
+                "ROCKET_DATABASES",
+                format!("{{newsletter={{url=\"{database_url}\"}}}}"),
+            )
+            .stdout(output(log))
+            .stderr(output(log))
+            .spawn()
+            .expect("the newsletter server starts");
+        Process {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            child,
+        }
+    }
+
+    /// Waits until the server answers `/health`: false if it exits or a minute passes.
     fn wait_healthy(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {

@@ -126,8 +126,27 @@ impl From<(i64, String, String)> for Subscriber {
 impl Newsletter {
     /// Creates the tables if missing and seeds subscribers 1..3 and lists 1..2 once.
     pub async fn prepare(&self) -> Result<(), sqlx::Error> {
-        for statement in SCHEMA {
-            on_pool!(self, pool => sqlx::query(statement).execute(pool).await.map(drop))?;
+        match self {
+            Newsletter::Sqlite(pool) => {
+                // WAL lets pages be read while a link is being spent.
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(pool)
+                    .await?;
+                for statement in SCHEMA {
+                    sqlx::query(statement).execute(pool).await?;
+                }
+            }
+            Newsletter::Postgres(pool) => {
+                // Servers starting together on a new database take turns creating tables.
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext('newsletter_schema'))")
+                    .execute(&mut *tx)
+                    .await?;
+                for statement in SCHEMA {
+                    sqlx::query(statement).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
         }
         Ok(())
     }

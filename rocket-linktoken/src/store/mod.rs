@@ -45,6 +45,7 @@ impl LedgerPool for rocket_db_pools::sqlx::SqlitePool {
     fn ledger(&self) -> Ledger {
         Ledger {
             backend: Backend::Sqlite(self.clone()),
+            skew: 0,
         }
     }
 }
@@ -57,6 +58,7 @@ impl LedgerPool for rocket_db_pools::sqlx::PgPool {
     fn ledger(&self) -> Ledger {
         Ledger {
             backend: Backend::Postgres(self.clone()),
+            skew: 0,
         }
     }
 }
@@ -117,6 +119,9 @@ pub(crate) mod outcome {
 #[derive(Debug, Clone)]
 pub struct Ledger {
     backend: Backend,
+    /// Clock skew tolerated between the server that issued a link and the one that revoked
+    /// its user: a revocation covers links whose `iat` is up to this much after it.
+    skew: i64,
 }
 
 /// One row of `linktoken_tokens`: a link that has been used or revoked.
@@ -172,6 +177,18 @@ pub struct UseRecord {
 }
 
 impl Ledger {
+    /// The same ledger, tolerating `leeway` seconds of clock skew in user revocations.
+    pub(crate) fn with_skew(mut self, leeway: u32) -> Ledger {
+        self.skew = i64::from(leeway);
+        self
+    }
+
+    /// The `iat` a user revocation is compared with: as early as the issuing server's clock
+    /// may have been ahead.
+    fn issued(&self, claims: &Claims) -> i64 {
+        claims.iat.saturating_sub(self.skew)
+    }
+
     /// Creates the library's tables if they are missing. Idempotent; run by the fairing at
     /// ignite.
     pub async fn migrate(&self) -> Result<(), Error> {
@@ -187,12 +204,12 @@ impl Ledger {
         request: &RequestMeta,
         now: i64,
     ) -> Result<Spent, Error> {
-        dispatch!(self.spend(claims, cap, request, now))
+        dispatch!(self.spend(claims, self.issued(claims), cap, request, now))
     }
 
     /// Whether a genuine link still has a use left, without spending it (previews, HEAD).
     pub(crate) async fn check(&self, claims: &Claims) -> Result<(), Error> {
-        dispatch!(self.check(claims))
+        dispatch!(self.check(claims, self.issued(claims)))
     }
 
     /// Records the response status of a spent use, giving the use back if the status is an
@@ -226,9 +243,10 @@ impl Ledger {
 
     /// Revokes every link of `user` (only those of `scope`, if given) issued before `before`.
     ///
-    /// `iat` counts whole seconds, so links issued within the same second as `before` are
-    /// revoked too: a revocation never misses a link issued just before it. Links issued from
-    /// the next second on keep working.
+    /// A revocation never misses a link issued just before it: `iat` counts whole seconds, and
+    /// the issuing server's clock may run ahead of this one's, so links whose `iat` is up to
+    /// `leeway` seconds after `before` (same second included) are revoked too. Links issued
+    /// later keep working.
     pub async fn revoke_user(
         &self,
         user: &str,

@@ -83,6 +83,7 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {
 pub(super) async fn spend(
     pool: &PgPool,
     claims: &Claims,
+    issued: i64,
     cap: u32,
     request: &RequestMeta,
     now: i64,
@@ -111,7 +112,7 @@ pub(super) async fn spend(
     let row = sqlx::query(&spend)
         .bind(&claims.sub)
         .bind(&claims.scope)
-        .bind(claims.iat)
+        .bind(issued)
         .bind(&claims.jti)
         .bind(&claims.aud)
         .bind(i64::from(cap))
@@ -129,7 +130,7 @@ pub(super) async fn spend(
             use_id: row.try_get(0)?,
             uses: row.try_get(1)?,
         }),
-        None => Err(match state(pool, claims).await? {
+        None => Err(match state(pool, claims, issued).await? {
             (true, _) => Error::Revoked,
             _ => Error::UsedUp,
         }),
@@ -137,7 +138,7 @@ pub(super) async fn spend(
 }
 
 /// Whether the link is revoked (by id or by user), and whether it is used up.
-async fn state(pool: &PgPool, claims: &Claims) -> Result<(bool, bool), Error> {
+async fn state(pool: &PgPool, claims: &Claims, issued: i64) -> Result<(bool, bool), Error> {
     let query = format!(
         "SELECT
             EXISTS (SELECT 1 FROM linktoken_tokens WHERE jti = $4 AND revoked_at IS NOT NULL)
@@ -147,15 +148,15 @@ async fn state(pool: &PgPool, claims: &Claims) -> Result<(bool, bool), Error> {
     let row = sqlx::query(&query)
         .bind(&claims.sub)
         .bind(&claims.scope)
-        .bind(claims.iat)
+        .bind(issued)
         .bind(&claims.jti)
         .fetch_one(pool)
         .await?;
     Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
-pub(super) async fn check(pool: &PgPool, claims: &Claims) -> Result<(), Error> {
-    match state(pool, claims).await? {
+pub(super) async fn check(pool: &PgPool, claims: &Claims, issued: i64) -> Result<(), Error> {
+    match state(pool, claims, issued).await? {
         (true, _) => Err(Error::Revoked),
         (false, true) => Err(Error::UsedUp),
         (false, false) => Ok(()),

@@ -4,7 +4,7 @@
 //! transaction. The upsert writes first, so the transaction holds the write lock from its first
 //! statement and concurrent spends queue on the busy timeout instead of deadlocking.
 
-use rocket_db_pools::sqlx::{self, Row, SqlitePool};
+use rocket_db_pools::sqlx::{self, Row, SqliteConnection, SqlitePool};
 
 use super::{token_record, use_record, RequestMeta, Spent, TokenRecord, UseRecord};
 use crate::{Claims, Error};
@@ -55,31 +55,41 @@ const USER_REVOKED: &str = "EXISTS (SELECT 1 FROM linktoken_revocations r
     WHERE r.sub = ?1 AND (r.scope IS NULL OR r.scope = ?2) AND r.issued_before >= ?3)";
 
 pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), Error> {
-    let mut tx = pool.begin().await?;
+    let mut conn = pool.acquire().await?;
+    // Servers starting together on a new file: each takes the write lock before reading the
+    // version, since SQLite refuses (rather than waits for) a read lock's upgrade.
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    let result = create_tables(&mut conn).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    sqlx::query(end).execute(&mut *conn).await?;
+    result
+}
+
+async fn create_tables(conn: &mut SqliteConnection) -> Result<(), Error> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS linktoken_schema (version INTEGER PRIMARY KEY NOT NULL)",
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM linktoken_schema")
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
     if current.unwrap_or(0) < SCHEMA_VERSION {
         for statement in SCHEMA {
-            sqlx::query(statement).execute(&mut *tx).await?;
+            sqlx::query(statement).execute(&mut *conn).await?;
         }
         sqlx::query("INSERT OR IGNORE INTO linktoken_schema (version) VALUES (?1)")
             .bind(SCHEMA_VERSION)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
 pub(super) async fn spend(
     pool: &SqlitePool,
     claims: &Claims,
+    issued: i64,
     cap: u32,
     request: &RequestMeta,
     now: i64,
@@ -104,7 +114,7 @@ pub(super) async fn spend(
     let rows = sqlx::query(&spend)
         .bind(&claims.sub)
         .bind(&claims.scope)
-        .bind(claims.iat)
+        .bind(issued)
         .bind(&claims.jti)
         .bind(&claims.aud)
         .bind(i64::from(cap))
@@ -114,7 +124,7 @@ pub(super) async fn spend(
         .await?;
     let Some(row) = rows.first() else {
         tx.rollback().await?;
-        return Err(refusal(pool, claims).await?);
+        return Err(refusal(pool, claims, issued).await?);
     };
     let uses: i64 = row.try_get(0)?;
     let ids = sqlx::query(
@@ -147,15 +157,15 @@ pub(super) async fn spend(
 }
 
 /// Why a link has no use left: revoked (by id or by user), or used up.
-async fn refusal(pool: &SqlitePool, claims: &Claims) -> Result<Error, Error> {
-    Ok(match state(pool, claims).await? {
+async fn refusal(pool: &SqlitePool, claims: &Claims, issued: i64) -> Result<Error, Error> {
+    Ok(match state(pool, claims, issued).await? {
         (true, _) => Error::Revoked,
         _ => Error::UsedUp,
     })
 }
 
 /// Whether the link is revoked (by id or by user), and whether it is used up.
-async fn state(pool: &SqlitePool, claims: &Claims) -> Result<(bool, bool), Error> {
+async fn state(pool: &SqlitePool, claims: &Claims, issued: i64) -> Result<(bool, bool), Error> {
     let query = format!(
         "SELECT
             EXISTS (SELECT 1 FROM linktoken_tokens WHERE jti = ?4 AND revoked_at IS NOT NULL)
@@ -165,15 +175,15 @@ async fn state(pool: &SqlitePool, claims: &Claims) -> Result<(bool, bool), Error
     let row = sqlx::query(&query)
         .bind(&claims.sub)
         .bind(&claims.scope)
-        .bind(claims.iat)
+        .bind(issued)
         .bind(&claims.jti)
         .fetch_one(pool)
         .await?;
     Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
-pub(super) async fn check(pool: &SqlitePool, claims: &Claims) -> Result<(), Error> {
-    match state(pool, claims).await? {
+pub(super) async fn check(pool: &SqlitePool, claims: &Claims, issued: i64) -> Result<(), Error> {
+    match state(pool, claims, issued).await? {
         (true, _) => Err(Error::Revoked),
         (false, true) => Err(Error::UsedUp),
         (false, false) => Ok(()),

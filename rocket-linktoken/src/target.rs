@@ -1,0 +1,193 @@
+//! Request targets: the origin-form path and query a link is bound to, and the token
+//! parameter lifted out of it. Issuing and requests go through the same functions, so a link's
+//! `aud` is exactly what its requests will be compared against.
+
+use std::borrow::Cow;
+
+/// The token as a request carried it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TokenParam {
+    Absent,
+    One(String),
+    Repeated,
+}
+
+/// Splits the token parameter `param` off a request's path and query: the token, and the
+/// target without it (other parameters keep their order; empty ones are dropped).
+pub(crate) fn lift(path: &str, query: Option<&str>, param: &str) -> (TokenParam, String) {
+    let mut token = TokenParam::Absent;
+    let mut rest = Vec::new();
+    for segment in query.unwrap_or("").split('&').filter(|s| !s.is_empty()) {
+        let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
+        if decode(name) == param {
+            token = match token {
+                TokenParam::Absent => TokenParam::One(decode(value).into_owned()),
+                _ => TokenParam::Repeated,
+            };
+        } else {
+            rest.push(segment);
+        }
+    }
+    let target = if rest.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", rest.join("&"))
+    };
+    (token, target)
+}
+
+/// Checks a target for a new link and gives it in the form [`lift`] gives requests: an
+/// origin-form path (RFC 3986 characters, valid percent escapes), an optional query without
+/// the token parameter, no fragment.
+pub(crate) fn normalize(target: &str, param: &str) -> Result<String, &'static str> {
+    if !target.starts_with('/') {
+        return Err("is not an origin-form path like `/a/b?c=d`");
+    }
+    // `//host/path` is a valid path, but a browser reads it as another host.
+    if target.starts_with("//") {
+        return Err("would be read as a host name");
+    }
+    if !is_uri_text(target) {
+        return Err("has characters a URL cannot carry unescaped");
+    }
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    match lift(path, query, param) {
+        (TokenParam::Absent, target) => Ok(target),
+        _ => Err("already has the token parameter"),
+    }
+}
+
+/// RFC 3986 path and query characters, with every `%` starting a valid escape.
+fn is_uri_text(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(i, &b)| match b {
+        b'%' => bytes
+            .get(i + 1..i + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)),
+        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => true,
+        _ => b"-._~!$&'()*+,;=:@/?".contains(&b),
+    })
+}
+
+/// Percent-decodes a query component (`+` is a space, as in forms). Invalid escapes stay as
+/// they are; invalid UTF-8 becomes U+FFFD, which no token or parameter name contains.
+fn decode(text: &str) -> Cow<'_, str> {
+    if !text.contains(['%', '+']) {
+        return Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes[i] {
+            b'%' => bytes
+                .get(i + 1..i + 3)
+                .and_then(|hex| std::str::from_utf8(hex).ok()),
+            _ => None,
+        };
+        match (
+            bytes[i],
+            escaped.and_then(|hex| u8::from_str_radix(hex, 16).ok()),
+        ) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, None) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lifted(uri: &str) -> (TokenParam, String) {
+        let (path, query) = match uri.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (uri, None),
+        };
+        lift(path, query, "rt")
+    }
+
+    #[test]
+    fn the_token_is_lifted_and_the_rest_kept_in_order() {
+        assert_eq!(
+            lifted("/a?rt=t.o.k"),
+            (TokenParam::One("t.o.k".into()), "/a".into())
+        );
+        assert_eq!(
+            lifted("/a?x=1&rt=tok&y=2"),
+            (TokenParam::One("tok".into()), "/a?x=1&y=2".into())
+        );
+        assert_eq!(
+            lifted("/a?x=1&&y=2"),
+            (TokenParam::Absent, "/a?x=1&y=2".into())
+        );
+        assert_eq!(lifted("/a"), (TokenParam::Absent, "/a".into()));
+        assert_eq!(
+            lifted("/a?rt="),
+            (TokenParam::One(String::new()), "/a".into())
+        );
+        assert_eq!(
+            lifted("/a?rt=%65y"),
+            (TokenParam::One("ey".into()), "/a".into())
+        );
+    }
+
+    #[test]
+    fn a_repeated_token_is_noticed_even_when_encoded() {
+        assert_eq!(lifted("/a?rt=1&rt=2").0, TokenParam::Repeated);
+        assert_eq!(lifted("/a?rt=1&%72t=2").0, TokenParam::Repeated);
+    }
+
+    #[test]
+    fn issued_targets_are_what_requests_will_be_compared_with() {
+        for (target, expected) in [
+            ("/a/b", "/a/b"),
+            ("/a?", "/a"),
+            ("/a?x=1&&y=2", "/a?x=1&y=2"),
+            ("/caf%C3%A9?q=%20", "/caf%C3%A9?q=%20"),
+        ] {
+            let normalized = normalize(target, "rt").unwrap();
+            assert_eq!(normalized, expected);
+            let (path, query) = match normalized.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (normalized.as_str(), None),
+            };
+            assert_eq!(
+                lift(path, query, "rt").1,
+                expected,
+                "a request for {target} matches"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_targets_are_refused() {
+        for target in [
+            "a/b",
+            "//evil.example/x",
+            "/a?rt=x",
+            "/a?r%74=x",
+            "/a b",
+            "/a#f",
+            "/a%zz",
+            "/a\"",
+            "https://x/a",
+        ] {
+            assert!(normalize(target, "rt").is_err(), "{target} was accepted");
+        }
+    }
+}
