@@ -80,6 +80,19 @@ backend_tests! {
         assert!(rows.iter().all(|r| r.outcome == "preview" && r.status == Some(200)));
     }
 
+    fn a_request_spends_once_across_routes_it_forwards_through(backend) {
+        let Some((server, _, _)) = start(backend, Figment::new()) else { return };
+        let link = server.issuer.issue(&LinkSpec::new("1", "forward", "/forward")).unwrap();
+        let response = server.get(&link.url);
+        assert_eq!((response.status, response.body.as_str()), (200, "use 1 of 1"));
+        let token = server.block_on(server.ledger.token(&link.jti)).unwrap().unwrap();
+        assert_eq!(token.uses, 1);
+        let rows = server.block_on(server.ledger.uses(&link.jti)).unwrap();
+        let settled: Vec<_> = rows.iter().map(|r| (r.status, r.outcome.as_str())).collect();
+        assert_eq!(settled, [(Some(200), "spent")]);
+        assert_eq!(server.get(&link.url).status, 410);
+    }
+
     fn a_configured_proxy_header_is_believed(backend) {
         let extra = Figment::new().merge(("linktoken.client_ip_header", "X-Forwarded-For"));
         let Some((server, _, _)) = start(backend, extra) else { return };

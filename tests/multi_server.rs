@@ -63,7 +63,8 @@ impl Database {
         })
     }
 
-    /// Waits until `jti` has a spent row whose status is not known yet.
+    /// Waits until `jti` has a spent row whose status is not known yet. The request runs in
+    /// another process, so its row is the only signal there is: watched, with a deadline.
     fn wait_for_unsettled_use(&self, jti: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !self

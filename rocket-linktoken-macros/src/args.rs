@@ -11,7 +11,7 @@ use crate::errors::{self, Errors};
 pub(crate) struct Args {
     /// Kept as the user's literal so the generated `SCOPE` points back at it.
     pub(crate) scope: LitStr,
-    /// How many times a link may be spent; `None` leaves it to the link itself.
+    /// The route's cap on uses; `None` takes the configured `default_max_uses`.
     pub(crate) max_uses: Option<u32>,
     /// Whether the route only looks at the link without spending it.
     pub(crate) preview: bool,

@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
+use rocket::config::LogLevel;
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::http::uri::Origin;
 use rocket::http::Header;
@@ -50,7 +51,7 @@ where
     }
 }
 
-/// The fairing returned by [`fairing`].
+/// The fairing returned by [`fairing`]; see there.
 pub struct LinkTokens<D> {
     database: PhantomData<fn() -> D>,
 }
@@ -69,6 +70,17 @@ where
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
+        if rocket
+            .figment()
+            .extract_inner::<LogLevel>("log_level")
+            .is_ok_and(|l| l == LogLevel::Debug)
+        {
+            // Rocket logs each raw request at this level before any fairing can lift the token.
+            rocket::warn!(
+                "rocket-linktoken: log_level is `debug`, so Rocket logs link tokens whole"
+            );
+            rocket::warn_!("serve real links at `normal` or `critical`");
+        }
         match ignite::<D>(&rocket).await {
             Ok((runtime, issuer)) => {
                 let ledger = runtime.ledger.clone();

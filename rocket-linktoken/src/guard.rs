@@ -59,6 +59,18 @@ pub trait Policy: Send + Sync + 'static {
 
 /// The policy of a `TokenUser` written on a route without `#[expiring_link]`: it has none, so
 /// such a route does not compile.
+///
+/// ```compile_fail
+/// # use rocket::Request;
+/// # use rocket_linktoken::{BoxError, LinkUser, TokenUser};
+/// # struct Subscriber;
+/// # #[rocket::async_trait]
+/// # impl LinkUser for Subscriber {
+/// #     async fn load(_: &str, _: &Request<'_>) -> Result<Option<Self>, BoxError> { Ok(None) }
+/// # }
+/// #[rocket::get("/unprotected")]
+/// fn unprotected(user: TokenUser<Subscriber>) {}
+/// ```
 #[derive(Debug)]
 pub enum NoPolicy {}
 

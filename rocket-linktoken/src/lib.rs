@@ -30,6 +30,36 @@ pub use verify::{Expected, Verifier, MAX_TOKEN_LEN};
 /// Protects a route with a link: `#[expiring_link(scope = "...", max_uses = N)]` or
 /// `#[expiring_link(scope = "...", preview)]`, placed above Rocket's route attribute on a
 /// handler that takes a [`TokenUser`].
+///
+/// `scope` is required (ASCII letters, digits and `_ - . : /`); `max_uses` defaults to the
+/// configured `default_max_uses`; `preview` checks the link without spending it and takes no
+/// `max_uses`. Mistakes are compile errors on the offending token.
+///
+/// ```
+/// # use rocket::Request;
+/// # use rocket_linktoken::{BoxError, LinkUser};
+/// # struct Subscriber;
+/// # #[rocket::async_trait]
+/// # impl LinkUser for Subscriber {
+/// #     async fn load(_: &str, _: &Request<'_>) -> Result<Option<Self>, BoxError> { Ok(Some(Subscriber)) }
+/// # }
+/// use rocket::{get, post, routes};
+/// use rocket_linktoken::{expiring_link, TokenUser};
+///
+/// #[expiring_link(scope = "confirm", preview)]
+/// #[get("/confirm/<order>")]
+/// fn ask(order: u32, user: TokenUser<Subscriber>) -> String {
+///     format!("Confirm order {order}? <form method=post action={}>", user.url())
+/// }
+///
+/// #[expiring_link(scope = "confirm", max_uses = 1)]
+/// #[post("/confirm/<order>")]
+/// fn confirm(order: u32, user: TokenUser<Subscriber>) -> String {
+///     format!("Order {order} confirmed, use {:?}", user.uses())
+/// }
+///
+/// let _routes = routes![ask, confirm];
+/// ```
 pub use rocket_linktoken_macros::expiring_link;
 
 /// Support for the code `#[expiring_link]` generates. Not public API.

@@ -97,6 +97,17 @@ impl LinkSpec {
 }
 
 /// A signed link, ready to put in an email or a page.
+///
+/// ```
+/// use rocket_linktoken::{Issuer, LinkSpec};
+///
+/// let figment = rocket::Config::figment()
+///     .merge(("linktoken.secret", "an-example-secret-of-32-bytes-or-more"));
+/// let link = Issuer::from_figment(&figment)?.issue(&LinkSpec::new("42", "preferences", "/preferences"))?;
+/// assert_eq!(link.url, format!("/preferences?rt={}", link.token));
+/// assert_eq!(link.jti.len(), 22);
+/// # Ok::<(), rocket_linktoken::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {
     /// The signed token (JWS compact serialization).

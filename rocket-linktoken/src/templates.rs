@@ -36,6 +36,15 @@ pub fn fairing() -> impl Fairing {
 
 /// Like [`fairing`], with the application's own engine customisation, as
 /// `Template::custom` takes it.
+///
+/// ```no_run
+/// #[rocket::launch]
+/// fn rocket() -> _ {
+///     rocket::build().attach(rocket_linktoken::templates::custom(|engines| {
+///         engines.tera.autoescape_on(vec![".html.tera"]);
+///     }))
+/// }
+/// ```
 pub fn custom<F>(customize: F) -> impl Fairing
 where
     F: Fn(&mut Engines) + Send + Sync + 'static,
@@ -56,6 +65,21 @@ where
 
 /// Registers the `link` function in a Tera instance, for applications that set Tera up
 /// themselves.
+///
+/// ```
+/// use rocket_dyn_templates::tera::{Context, Tera};
+/// use rocket_linktoken::Issuer;
+///
+/// let figment = rocket::Config::figment()
+///     .merge(("linktoken.secret", "an-example-secret-of-32-bytes-or-more"));
+/// let mut tera = Tera::default();
+/// rocket_linktoken::templates::register_tera(&mut tera, Issuer::from_figment(&figment)?);
+/// let html = tera
+///     .render_str(r#"<a href="{{ link(user=7, scope="preferences", target="/preferences") }}">"#, &Context::new())
+///     .unwrap();
+/// assert!(html.starts_with("<a href=\"/preferences?rt=ey"));
+/// # Ok::<(), rocket_linktoken::Error>(())
+/// ```
 pub fn register_tera(tera: &mut Tera, issuer: Issuer) {
     tera.register_function("link", LinkFunction { issuer });
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rocket::figment::Figment;
 use rocket::http::Status;
+use rocket::request::{self, FromRequest};
 use rocket::{get, routes, Build, Request, Rocket, Route, State};
 use rocket_db_pools::{sqlx, Database};
 use rocket_linktoken::{expiring_link, BoxError, LinkUser, TokenUser};
@@ -89,9 +90,41 @@ fn default_preview(user: TokenUser<Member>) -> String {
     format!("preview for {}", user.0)
 }
 
+/// A guard that always forwards: the route it is on never runs.
+pub struct Forward;
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Forward {
+    type Error = ();
+
+    async fn from_request(_: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        request::Outcome::Forward(Status::NotFound)
+    }
+}
+
+/// Spends the link, then forwards to `forwarded_to`.
+#[expiring_link(scope = "forward", max_uses = 1)]
+#[get("/forward", rank = 1)]
+fn forwards(_user: TokenUser<Member>, _forward: Forward) -> &'static str {
+    "never"
+}
+
+#[expiring_link(scope = "forward", max_uses = 1)]
+#[get("/forward", rank = 2)]
+fn forwarded_to(user: TokenUser<Member>) -> String {
+    format!("use {} of 1", user.uses().unwrap_or(0))
+}
+
 /// The test application's routes.
 pub fn routes() -> Vec<Route> {
-    routes![slow, boom, default_cap, default_preview]
+    routes![
+        slow,
+        boom,
+        default_cap,
+        default_preview,
+        forwards,
+        forwarded_to
+    ]
 }
 
 /// The test application on a fresh database, with `extra` configuration merged last.

@@ -1,11 +1,12 @@
 //! The newsletter example as a separate process (the `newsletter-server` binary of this
 //! package), for tests that run several servers, kill them, or read their logs.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{try_send, Request, SECRET};
+use crate::{unique, SECRET};
 
 /// One newsletter server process, killed when dropped.
 pub struct Process {
@@ -13,50 +14,53 @@ pub struct Process {
     pub addr: SocketAddr,
     /// The process, for killing it.
     pub child: Child,
+    log: PathBuf,
+    own_log: bool,
 }
 
 impl Process {
     /// Starts `binary` (pass `env!("CARGO_BIN_EXE_newsletter-server")`, which only integration
-    /// tests can name) on `database_url`, its log (at `normal` level) going to `log` if given,
-    /// nowhere otherwise; returns once it answers `/health`.
-    pub fn start(binary: &str, database_url: &str, log: Option<&std::path::Path>) -> Process {
-        for _ in 0..5 {
-            let mut process = Process::spawn(binary, database_url, log);
-            if process.wait_healthy() {
-                return process;
-            }
-        }
-        panic!("no newsletter server came up");
+    /// tests can name) on `database_url`, and returns once it has launched. Its log goes to
+    /// `log` at the `normal` level if given, else to a file of its own at `critical`.
+    pub fn start(binary: &str, database_url: &str, log: Option<&Path>) -> Process {
+        let mut process = Process::spawn(binary, database_url, log);
+        process.wait_launched();
+        process
     }
 
     /// Starts `count` servers at the same moment on one database (so they race to create its
-    /// tables), and returns once all answer `/health`.
+    /// tables), and returns once all have launched.
     pub fn start_together(binary: &str, database_url: &str, count: usize) -> Vec<Process> {
         let mut started: Vec<Process> = (0..count)
             .map(|_| Process::spawn(binary, database_url, None))
             .collect();
-        for process in &mut started {
-            if !process.wait_healthy() {
-                // Its port was taken between our choosing it and its binding: start it again.
-                *process = Process::start(binary, database_url, None);
-            }
-        }
+        started.iter_mut().for_each(Process::wait_launched);
         started
     }
 
-    fn spawn(binary: &str, database_url: &str, log: Option<&std::path::Path>) -> Process {
-        // A free port now; `start` tries again if another process takes it first.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+    fn spawn(binary: &str, database_url: &str, log: Option<&Path>) -> Process {
+        let (path, own_log) = match log {
+            Some(path) => (path.to_path_buf(), false),
+            None => (
+                std::env::temp_dir().join(format!("{}.log", unique("linktoken-server"))),
+                true,
+            ),
+        };
+        let file = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .unwrap()
+        };
+        // Port 0: the system picks a free port, and the log says which, so no two servers of
+        // concurrent tests can ever be mistaken for each other.
         let child = Command::new(binary)
             .env("ROCKET_ADDRESS", "127.0.0.1")
-            .env("ROCKET_PORT", port.to_string())
+            .env("ROCKET_PORT", "0")
             .env(
                 "ROCKET_LOG_LEVEL",
-                if log.is_some() { "normal" } else { "off" },
+                if own_log { "critical" } else { "normal" },
             )
             .env("ROCKET_CLI_COLORS", "false")
             .env("ROCKET_LINKTOKEN", format!("{{secret=\"{SECRET}\"}}"))
@@ -64,29 +68,42 @@ impl Process {
                 "ROCKET_DATABASES",
                 format!("{{newsletter={{url=\"{database_url}\"}}}}"),
             )
-            .stdout(output(log))
-            .stderr(output(log))
+            .stdout(Stdio::from(file()))
+            .stderr(Stdio::from(file()))
             .spawn()
             .expect("the newsletter server starts");
+        let unknown = SocketAddr::from(([127, 0, 0, 1], 0));
         Process {
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            addr: unknown,
             child,
+            log: path,
+            own_log,
         }
     }
 
-    /// Waits until the server answers `/health`: false if it exits or a minute passes.
-    fn wait_healthy(&mut self) -> bool {
+    /// Waits for Rocket's launch line, which names the address it bound.
+    fn wait_launched(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let launched = log
+                .split("Rocket has launched from http://")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|addr| addr.parse().ok());
+            if let Some(addr) = launched {
+                self.addr = addr;
+                return;
             }
-            if try_send(self.addr, &Request::new("GET", "/health")).is_ok_and(|r| r.status == 200) {
-                return true;
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the newsletter server exited with {status}:\n{log}");
             }
-            std::thread::sleep(Duration::from_millis(50));
+            assert!(
+                Instant::now() < deadline,
+                "the newsletter server did not launch:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
         }
-        false
     }
 }
 
@@ -94,19 +111,8 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn output(log: Option<&std::path::Path>) -> Stdio {
-    match log {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .unwrap();
-            Stdio::from(file)
+        if self.own_log {
+            let _ = std::fs::remove_file(&self.log);
         }
-        None => Stdio::null(),
     }
 }

@@ -236,6 +236,13 @@ impl Ledger {
     }
 
     /// Revokes one link by id: it answers 410 from now on, even if it was never used.
+    ///
+    /// ```no_run
+    /// # async fn f(ledger: &rocket_linktoken::Ledger, link: rocket_linktoken::Link) -> Result<(), rocket_linktoken::Error> {
+    /// ledger.revoke(&link.jti).await?;
+    /// assert!(ledger.token(&link.jti).await?.is_some_and(|t| t.revoked_at.is_some()));
+    /// # Ok(()) }
+    /// ```
     pub async fn revoke(&self, jti: &str) -> Result<(), Error> {
         let now = Utc::now().timestamp();
         dispatch!(self.revoke(jti, now))
@@ -263,6 +270,15 @@ impl Ledger {
     }
 
     /// Every recorded attempt with a link, oldest first.
+    ///
+    /// ```no_run
+    /// # async fn f(ledger: &rocket_linktoken::Ledger, jti: &str) -> Result<(), rocket_linktoken::Error> {
+    /// for attempt in ledger.uses(jti).await? {
+    ///     println!("{} {} from {:?}: {:?} {}", attempt.used_at, attempt.method, attempt.client_ip,
+    ///              attempt.status, attempt.outcome);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn uses(&self, jti: &str) -> Result<Vec<UseRecord>, Error> {
         dispatch!(self.uses(jti))
     }
