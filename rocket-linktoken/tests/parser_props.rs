@@ -62,7 +62,12 @@ fn json() -> impl Strategy<Value = serde_json::Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        // Integration tests have no lib.rs to put a regressions file beside.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn arbitrary_text_is_refused_as_malformed_or_forbidden(token in ".{0,300}") {
@@ -99,7 +104,8 @@ proptest! {
         sub in "[A-Za-z0-9@._-]{1,40}",
         scope in "[a-z:_-]{1,20}",
         path in "(/[a-z0-9_-]{1,10}){1,4}",
-        query in proptest::option::of("[a-z]{1,5}=[a-z0-9]{0,5}"),
+        // Parameter names start with `q`: never the token parameter `rt`, which targets refuse.
+        query in proptest::option::of("q[a-z]{0,4}=[a-z0-9]{0,5}"),
         max in proptest::option::of(1u32..1000),
         ttl in 1i64..100_000_000,
         now in 0i64..4_000_000_000,
