@@ -60,15 +60,18 @@ mod defaults {
     }
 }
 
+fn missing_secret() -> Error {
+    Error::Config(
+        "`linktoken.secret` is not set (give a secret of at least 32 bytes, or `linktoken.keys`)"
+            .into(),
+    )
+}
+
 impl Config {
     /// Reads and checks `linktoken` from a figment; the error names the setting at fault.
     pub fn from_figment(figment: &Figment) -> Result<Config, Error> {
         if !figment.contains("linktoken") {
-            return Err(Error::Config(
-                "`linktoken.secret` is not set (give a secret of at least 32 bytes, or \
-                 `linktoken.keys`)"
-                    .into(),
-            ));
+            return Err(missing_secret());
         }
         let config: Config = figment
             .extract_inner("linktoken")
@@ -128,11 +131,7 @@ impl Config {
                     .map(|k| (k.id.clone(), k.secret.as_bytes().to_vec()))
                     .collect(),
             ),
-            (None, None) => Err(Error::Config(
-                "`linktoken.secret` is not set (give a secret of at least 32 bytes, or \
-                 `linktoken.keys`)"
-                    .into(),
-            )),
+            (None, None) => Err(missing_secret()),
         }
     }
 
@@ -244,36 +243,42 @@ mod tests {
                     .merge((key, value)),
             ))
         };
-        let base_url = bad("linktoken.base_url", "news.example.com".into());
-        assert!(
-            base_url.contains("`linktoken.base_url` must be an http(s) URL"),
-            "{base_url}"
-        );
-        let param = bad("linktoken.query_param", "r t".into());
-        assert!(
-            param.contains("`linktoken.query_param` must be letters"),
-            "{param}"
-        );
-        let uses = bad("linktoken.default_max_uses", 0.into());
-        assert!(
-            uses.contains("`linktoken.default_max_uses` must be at least 1"),
-            "{uses}"
-        );
-        let ttl = bad("linktoken.default_ttl", 0.into());
-        assert!(
-            ttl.contains("`linktoken.default_ttl` must be at least 1 second"),
-            "{ttl}"
-        );
-        let negative = bad("linktoken.leeway", (-1).into());
-        assert!(
-            negative.contains("`linktoken`: invalid value"),
-            "{negative}"
-        );
-        let too_long = bad("linktoken.leeway", 301.into());
-        assert!(
-            too_long.contains("`linktoken.leeway` is 301 seconds"),
-            "{too_long}"
-        );
+        let cases: [(&str, serde_json::Value, &str); 6] = [
+            (
+                "linktoken.base_url",
+                "news.example.com".into(),
+                "`linktoken.base_url` must be an http(s) URL",
+            ),
+            (
+                "linktoken.query_param",
+                "r t".into(),
+                "`linktoken.query_param` must be letters",
+            ),
+            (
+                "linktoken.default_max_uses",
+                0.into(),
+                "`linktoken.default_max_uses` must be at least 1",
+            ),
+            (
+                "linktoken.default_ttl",
+                0.into(),
+                "`linktoken.default_ttl` must be at least 1 second",
+            ),
+            (
+                "linktoken.leeway",
+                (-1).into(),
+                "`linktoken`: invalid value",
+            ),
+            (
+                "linktoken.leeway",
+                301.into(),
+                "`linktoken.leeway` is 301 seconds",
+            ),
+        ];
+        for (key, value, expected) in cases {
+            let got = bad(key, value);
+            assert!(got.contains(expected), "{key}: {got}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use rocket::{Ignite, Rocket};
 
 use crate::runtime::{Attempt, LinkContext, Runtime};
 use crate::store::Spent;
-use crate::target::TokenParam;
+use crate::target::{self, TokenParam};
 use crate::verify::Expected;
 use crate::{Claims, Error};
 
@@ -199,11 +199,7 @@ async fn check<U: LinkUser, P: Policy>(
     // Until the signature holds, nothing is believed and nothing is written.
     let claims = runtime.verifier.authenticate(token)?;
     let now = Utc::now().timestamp();
-    let url = format!(
-        "{}{}={token}",
-        with_separator(&context.meta.path),
-        runtime.config.query_param()
-    );
+    let url = target::with_token(&context.meta.path, runtime.config.query_param(), token);
 
     // A route that spent this link and then forwarded hands its use on: one request, one use.
     if let Some(spent) = context.spent(&claims.jti) {
@@ -265,10 +261,4 @@ async fn load<U: LinkUser>(claims: &Claims, request: &Request<'_>) -> Result<U, 
         .await
         .map_err(|e| Error::UserLoad(e.into()))?
         .ok_or(Error::UnknownUser)
-}
-
-/// `target?` or `target&`, ready for one more query parameter.
-fn with_separator(target: &str) -> String {
-    let separator = if target.contains('?') { '&' } else { '?' };
-    format!("{target}{separator}")
 }

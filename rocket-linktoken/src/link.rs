@@ -200,12 +200,9 @@ impl Issuer {
         let token = jsonwebtoken::encode(&header, &claims, &signer.encoding)
             .map_err(|e| Error::InvalidLink(format!("signing failed: {e}")))?;
 
-        let separator = if claims.aud.contains('?') { '&' } else { '?' };
         let base = self.defaults.base_url.as_deref().unwrap_or("");
-        let url = format!(
-            "{base}{}{separator}{}={token}",
-            claims.aud, self.defaults.query_param
-        );
+        let url =
+            base.to_string() + &target::with_token(&claims.aud, &self.defaults.query_param, &token);
         Ok(Link {
             token,
             url,

@@ -36,6 +36,13 @@ pub(crate) fn lift(path: &str, query: Option<&str>, param: &str) -> (TokenParam,
     (token, target)
 }
 
+/// The target with the token appended as its last query parameter: the link's URL in origin
+/// form.
+pub(crate) fn with_token(target: &str, param: &str, token: &str) -> String {
+    let separator = if target.contains('?') { '&' } else { '?' };
+    format!("{target}{separator}{param}={token}")
+}
+
 /// Checks a target for a new link and gives it in the form [`lift`] gives requests: an
 /// origin-form path (RFC 3986 characters, valid percent escapes), an optional query without
 /// the token parameter, no fragment.

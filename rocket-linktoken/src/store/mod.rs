@@ -91,6 +91,15 @@ pub(crate) struct Spent {
     pub(crate) uses: i64,
 }
 
+/// What the ledger says of a link, read without changing it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LinkState {
+    /// Revoked by id, or by a revocation of its user.
+    pub(crate) revoked: bool,
+    /// Every use its last cap allowed is spent.
+    pub(crate) used_up: bool,
+}
+
 /// How one attempt with a genuine token ended, as written to `linktoken_uses.outcome`.
 pub(crate) mod outcome {
     /// A use was spent and the response succeeded.
@@ -204,12 +213,20 @@ impl Ledger {
         request: &RequestMeta,
         now: i64,
     ) -> Result<Spent, Error> {
-        dispatch!(self.spend(claims, self.issued(claims), cap, request, now))
+        match dispatch!(self.spend(claims, self.issued(claims), cap, request, now))? {
+            Some(spent) => Ok(spent),
+            // A concurrent request may have given its use back since: still none for this one.
+            None => Err(self.check(claims).await.err().unwrap_or(Error::UsedUp)),
+        }
     }
 
     /// Whether a genuine link still has a use left, without spending it (previews, HEAD).
     pub(crate) async fn check(&self, claims: &Claims) -> Result<(), Error> {
-        dispatch!(self.check(claims, self.issued(claims)))
+        match dispatch!(self.state(claims, self.issued(claims)))? {
+            LinkState { revoked: true, .. } => Err(Error::Revoked),
+            LinkState { used_up: true, .. } => Err(Error::UsedUp),
+            _ => Ok(()),
+        }
     }
 
     /// Records the response status of a spent use, giving the use back if the status is an

@@ -7,7 +7,7 @@
 
 use rocket_db_pools::sqlx::{self, PgPool, Row};
 
-use super::{token_record, use_record, RequestMeta, Spent, TokenRecord, UseRecord};
+use super::{token_record, use_record, LinkState, RequestMeta, Spent, TokenRecord, UseRecord};
 use crate::{Claims, Error};
 
 const SCHEMA_VERSION: i64 = 1;
@@ -87,7 +87,7 @@ pub(super) async fn spend(
     cap: u32,
     request: &RequestMeta,
     now: i64,
-) -> Result<Spent, Error> {
+) -> Result<Option<Spent>, Error> {
     let spend = format!(
         "WITH spent AS (
             INSERT INTO linktoken_tokens AS t
@@ -125,20 +125,16 @@ pub(super) async fn spend(
         .bind(super::outcome::SPENT)
         .fetch_optional(pool)
         .await?;
-    match row {
-        Some(row) => Ok(Spent {
+    row.map(|row| {
+        Ok(Spent {
             use_id: row.try_get(0)?,
             uses: row.try_get(1)?,
-        }),
-        None => Err(match state(pool, claims, issued).await? {
-            (true, _) => Error::Revoked,
-            _ => Error::UsedUp,
-        }),
-    }
+        })
+    })
+    .transpose()
 }
 
-/// Whether the link is revoked (by id or by user), and whether it is used up.
-async fn state(pool: &PgPool, claims: &Claims, issued: i64) -> Result<(bool, bool), Error> {
+pub(super) async fn state(pool: &PgPool, claims: &Claims, issued: i64) -> Result<LinkState, Error> {
     let query = format!(
         "SELECT
             EXISTS (SELECT 1 FROM linktoken_tokens WHERE jti = $4 AND revoked_at IS NOT NULL)
@@ -152,15 +148,10 @@ async fn state(pool: &PgPool, claims: &Claims, issued: i64) -> Result<(bool, boo
         .bind(&claims.jti)
         .fetch_one(pool)
         .await?;
-    Ok((row.try_get(0)?, row.try_get(1)?))
-}
-
-pub(super) async fn check(pool: &PgPool, claims: &Claims, issued: i64) -> Result<(), Error> {
-    match state(pool, claims, issued).await? {
-        (true, _) => Err(Error::Revoked),
-        (false, true) => Err(Error::UsedUp),
-        (false, false) => Ok(()),
-    }
+    Ok(LinkState {
+        revoked: row.try_get(0)?,
+        used_up: row.try_get(1)?,
+    })
 }
 
 pub(super) async fn settle(

@@ -6,7 +6,7 @@
 
 use rocket_db_pools::sqlx::{self, Row, SqliteConnection, SqlitePool};
 
-use super::{token_record, use_record, RequestMeta, Spent, TokenRecord, UseRecord};
+use super::{token_record, use_record, LinkState, RequestMeta, Spent, TokenRecord, UseRecord};
 use crate::{Claims, Error};
 
 const SCHEMA_VERSION: i64 = 1;
@@ -93,7 +93,7 @@ pub(super) async fn spend(
     cap: u32,
     request: &RequestMeta,
     now: i64,
-) -> Result<Spent, Error> {
+) -> Result<Option<Spent>, Error> {
     let mut tx = pool.begin().await?;
     // The upsert is the spend: it inserts the first use, or adds one to a row that is neither
     // revoked nor used up. No row back means no use was left.
@@ -124,7 +124,7 @@ pub(super) async fn spend(
         .await?;
     let Some(row) = rows.first() else {
         tx.rollback().await?;
-        return Err(refusal(pool, claims, issued).await?);
+        return Ok(None);
     };
     let uses: i64 = row.try_get(0)?;
     let ids = sqlx::query(
@@ -153,19 +153,14 @@ pub(super) async fn spend(
         }
     };
     tx.commit().await?;
-    Ok(Spent { use_id, uses })
+    Ok(Some(Spent { use_id, uses }))
 }
 
-/// Why a link has no use left: revoked (by id or by user), or used up.
-async fn refusal(pool: &SqlitePool, claims: &Claims, issued: i64) -> Result<Error, Error> {
-    Ok(match state(pool, claims, issued).await? {
-        (true, _) => Error::Revoked,
-        _ => Error::UsedUp,
-    })
-}
-
-/// Whether the link is revoked (by id or by user), and whether it is used up.
-async fn state(pool: &SqlitePool, claims: &Claims, issued: i64) -> Result<(bool, bool), Error> {
+pub(super) async fn state(
+    pool: &SqlitePool,
+    claims: &Claims,
+    issued: i64,
+) -> Result<LinkState, Error> {
     let query = format!(
         "SELECT
             EXISTS (SELECT 1 FROM linktoken_tokens WHERE jti = ?4 AND revoked_at IS NOT NULL)
@@ -179,15 +174,10 @@ async fn state(pool: &SqlitePool, claims: &Claims, issued: i64) -> Result<(bool,
         .bind(&claims.jti)
         .fetch_one(pool)
         .await?;
-    Ok((row.try_get(0)?, row.try_get(1)?))
-}
-
-pub(super) async fn check(pool: &SqlitePool, claims: &Claims, issued: i64) -> Result<(), Error> {
-    match state(pool, claims, issued).await? {
-        (true, _) => Err(Error::Revoked),
-        (false, true) => Err(Error::UsedUp),
-        (false, false) => Ok(()),
-    }
+    Ok(LinkState {
+        revoked: row.try_get(0)?,
+        used_up: row.try_get(1)?,
+    })
 }
 
 pub(super) async fn settle(
