@@ -80,6 +80,21 @@ impl Database {
         }
     }
 
+    /// `(status, outcome)` of the link's `attempts` rows, once each has its status. Servers
+    /// write statuses after their responses have gone (README: "How it behaves"), and they run
+    /// in other processes: the rows are the only signal there is, watched with a deadline.
+    fn settled_rows(&self, jti: &str, attempts: usize) -> Vec<(Option<i32>, String)> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let rows = self.rows(jti);
+            let settled = rows.len() == attempts && rows.iter().all(|(status, _)| status.is_some());
+            if settled || Instant::now() >= deadline {
+                return rows;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// The uses a link has kept, if it has a ledger row.
     fn uses(&self, jti: &str) -> Option<i64> {
         let query = "SELECT uses FROM linktoken_tokens WHERE jti = $1";
@@ -145,7 +160,7 @@ fn three_servers_spend_each_use_exactly_once() {
             (1, 59),
             "round {round}: {statuses:?}"
         );
-        let recorded = database.rows(&once.jti);
+        let recorded = database.settled_rows(&once.jti, 60);
         assert_eq!(recorded.len(), 60, "round {round}: one row per attempt");
         assert_eq!(
             recorded
@@ -175,7 +190,7 @@ fn three_servers_spend_each_use_exactly_once() {
             (5, 55),
             "round {round}: {statuses:?}"
         );
-        let recorded = database.rows(&five.jti);
+        let recorded = database.settled_rows(&five.jti, 60);
         assert_eq!(recorded.len(), 60);
         assert_eq!(
             recorded

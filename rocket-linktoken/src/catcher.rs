@@ -1,4 +1,4 @@
-//! The refusal pages: a readable sentence for 400, 403 and 410, as HTML or as JSON.
+//! The refusal pages: a readable sentence for 400, 403, 410 and 503, as HTML or as JSON.
 
 use rocket::catcher::{BoxFuture, Catcher};
 use rocket::http::Status;
@@ -6,12 +6,12 @@ use rocket::response::content::{RawHtml, RawJson};
 use rocket::response::Responder;
 use rocket::{Build, Request, Rocket};
 
-use crate::runtime::refusal;
+use crate::context::refusal;
 
 /// The statuses a refused link answers with.
-const STATUSES: [u16; 3] = [400, 403, 410];
+const STATUSES: [u16; 4] = [400, 403, 410, 503];
 
-/// Registers the refusal page for each of 400, 403 and 410 that the application has no root
+/// Registers the refusal page for each of 400, 403, 410 and 503 that the application has no root
 /// catcher for (neither for the status nor a default one): an application's own catchers
 /// always win.
 pub(crate) fn register_missing(rocket: Rocket<Build>) -> Rocket<Build> {

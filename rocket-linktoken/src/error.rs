@@ -60,7 +60,7 @@ pub enum Error {
     Config(String),
     /// The application's user loader failed.
     UserLoad(Arc<dyn std::error::Error + Send + Sync>),
-    /// The database failed.
+    /// The ledger's database failed; the request is refused (503), never let through.
     Database(Arc<rocket_db_pools::sqlx::Error>),
 }
 
@@ -68,7 +68,8 @@ impl Error {
     /// The HTTP status a request refused with this error is answered with.
     ///
     /// 400 for malformed input, 403 for tokens that never applied here, 410 for tokens that
-    /// applied once and no longer do, 500 for failures of the server itself.
+    /// applied once and no longer do, 503 when the ledger cannot be reached (the link is
+    /// refused, never let through unspent), 500 for other failures of the server itself.
     pub fn status(&self) -> Status {
         match self {
             Error::Malformed | Error::TooLong | Error::InvalidClaim(_) | Error::DuplicateToken => {
@@ -84,9 +85,24 @@ impl Error {
             | Error::UnknownUser
             | Error::NotYetValid => Status::Forbidden,
             Error::Expired | Error::UsedUp | Error::Revoked => Status::Gone,
-            Error::InvalidLink(_) | Error::Config(_) | Error::UserLoad(_) | Error::Database(_) => {
+            Error::InvalidLink(_) | Error::Config(_) | Error::UserLoad(_) => {
                 Status::InternalServerError
             }
+            Error::Database(_) => Status::ServiceUnavailable,
+        }
+    }
+
+    /// Seconds a client should wait before trying again, for refusals that say nothing about
+    /// the link itself (sent as `Retry-After`).
+    ///
+    /// ```
+    /// # use rocket_linktoken::Error;
+    /// assert_eq!(Error::UsedUp.retry_after(), None);
+    /// ```
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Error::Database(_) => Some(5),
+            _ => None,
         }
     }
 
@@ -151,7 +167,9 @@ impl fmt::Display for Error {
             Error::InvalidLink(why) => write!(f, "A link could not be made: {why}."),
             Error::Config(why) => write!(f, "rocket-linktoken is misconfigured: {why}."),
             Error::UserLoad(e) => write!(f, "The link's user could not be loaded: {e}."),
-            Error::Database(e) => write!(f, "The link ledger could not be reached: {e}."),
+            Error::Database(_) => {
+                f.write_str("This link cannot be checked right now. Please try again in a moment.")
+            }
         }
     }
 }
@@ -177,7 +195,10 @@ impl From<rocket_db_pools::sqlx::Error> for Error {
 impl<'r> rocket::response::Responder<'r, 'static> for Error {
     fn respond_to(self, _: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
         if self.status().code >= 500 {
-            rocket::error!("rocket-linktoken: {self}");
+            match std::error::Error::source(&self) {
+                Some(source) => rocket::error!("rocket-linktoken: {self} ({source})"),
+                None => rocket::error!("rocket-linktoken: {self}"),
+            }
         }
         Err(self.status())
     }

@@ -2,20 +2,26 @@
 //! routing, and every use settled with its response status.
 
 use std::marker::PhantomData;
-use std::sync::Mutex;
 
 use rocket::config::LogLevel;
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::http::uri::Origin;
 use rocket::http::Header;
-use rocket::{Build, Data, Request, Response, Rocket};
+use rocket::{Build, Data, Orbit, Request, Response, Rocket};
 use rocket_db_pools::Database;
 
 use crate::config::Config;
-use crate::runtime::{LinkContext, Runtime};
+use crate::context::LinkContext;
 use crate::store::{LedgerPool, RequestMeta, USER_AGENT_MAX};
 use crate::target::{lift, TokenParam};
-use crate::{catcher, Error, Issuer};
+use crate::{catcher, Error, Issuer, Ledger, Verifier};
+
+/// The configured parts, managed by the fairing at ignite for the guards and itself.
+pub(crate) struct Configured {
+    pub(crate) config: Config,
+    pub(crate) verifier: Verifier,
+    pub(crate) ledger: Ledger,
+}
 
 /// The rocket-linktoken fairing for the application's database `D`.
 ///
@@ -65,7 +71,7 @@ where
     fn info(&self) -> Info {
         Info {
             name: "rocket-linktoken",
-            kind: Kind::Ignite | Kind::Request | Kind::Response,
+            kind: Kind::Ignite | Kind::Request | Kind::Response | Kind::Shutdown,
         }
     }
 
@@ -82,12 +88,12 @@ where
             rocket::warn_!("serve real links at `normal` or `critical`");
         }
         match ignite::<D>(&rocket).await {
-            Ok((runtime, issuer)) => {
-                let ledger = runtime.ledger.clone();
+            Ok((configured, issuer)) => {
+                let ledger = configured.ledger.clone();
                 Ok(catcher::register_missing(rocket)
                     .manage(issuer)
                     .manage(ledger)
-                    .manage(runtime))
+                    .manage(configured))
             }
             Err(e) => {
                 rocket::error!("{e}");
@@ -97,12 +103,12 @@ where
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
-        let Some(runtime) = request.rocket().state::<Runtime>() else {
+        let Some(configured) = request.rocket().state::<Configured>() else {
             return;
         };
         let uri = request.uri();
         let query = uri.query().map(|q| q.as_str());
-        let (token, rest) = lift(uri.path().as_str(), query, runtime.config.query_param());
+        let (token, rest) = lift(uri.path().as_str(), query, configured.config.query_param());
         let meta = if token == TokenParam::Absent {
             // Nothing will be verified or recorded: spare the request the copies.
             RequestMeta::default()
@@ -114,7 +120,7 @@ where
             RequestMeta {
                 method: request.method().as_str().to_string(),
                 path: rest,
-                client_ip: client_ip(request, runtime.config.client_ip_header()),
+                client_ip: client_ip(request, configured.config.client_ip_header()),
                 user_agent: request
                     .headers()
                     .get_one("User-Agent")
@@ -122,64 +128,48 @@ where
             }
         };
         let method = request.method();
-        request.local_cache(|| {
-            Some(LinkContext {
-                token,
-                method,
-                meta,
-                attempts: Mutex::new(Vec::new()),
-                refusal: Mutex::new(None),
-            })
-        });
+        request.local_cache(|| Some(LinkContext::new(token, method, meta)));
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
         let Some(context) = request.local_cache(|| None::<LinkContext>) else {
             return;
         };
-        if context.token == TokenParam::Absent {
+        if *context.token() == TokenParam::Absent {
             return;
         }
         response.set_header(Header::new("Referrer-Policy", "no-referrer"));
         response.set_header(Header::new("Cache-Control", "no-store"));
-
-        let Some(runtime) = request.rocket().state::<Runtime>() else {
-            return;
-        };
-        let attempts = match context.attempts.lock() {
-            Ok(mut attempts) => std::mem::take(&mut *attempts),
-            Err(_) => return,
-        };
-        let status = response.status();
-        for attempt in attempts {
-            let recorded = match attempt.result {
-                Ok(Some(spent)) => {
-                    runtime
-                        .ledger
-                        .settle(&attempt.claims.jti, spent, status)
-                        .await
-                }
-                _ => {
-                    let outcome = attempt.unspent_outcome();
-                    let meta = &context.meta;
-                    runtime
-                        .ledger
-                        .record(&attempt.claims, meta, status, outcome, attempt.at)
-                        .await
-                }
-            };
-            if let Err(e) = recorded {
-                // The jti identifies the link; the token itself never goes to a log.
-                rocket::error!(
-                    "rocket-linktoken: recording a use of link {} failed: {e}",
-                    attempt.claims.jti
-                );
+        if let Some(seconds) = context.refusal().and_then(|e| e.retry_after()) {
+            if response.status().code >= 500 && !response.headers().contains("Retry-After") {
+                response.set_header(Header::new("Retry-After", seconds.to_string()));
             }
         }
+        if let Some(configured) = request.rocket().state::<Configured>() {
+            context.settle(&configured.ledger, response.status());
+        }
+    }
+
+    async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
+        let Some(configured) = rocket.state::<Configured>() else {
+            return;
+        };
+        // Every response has been sent: write what they settled before the process ends.
+        for _ in 0..SHUTDOWN_FLUSHES {
+            if configured.ledger.flush().await {
+                return;
+            }
+        }
+        rocket::error!(
+            "rocket-linktoken: the ledger could not write every settlement before shutdown"
+        );
     }
 }
 
-async fn ignite<D>(rocket: &Rocket<Build>) -> Result<(Runtime, Issuer), Error>
+/// Tries to write the last settlements at shutdown (the writer backs off between them).
+const SHUTDOWN_FLUSHES: usize = 5;
+
+async fn ignite<D>(rocket: &Rocket<Build>) -> Result<(Configured, Issuer), Error>
 where
     D: Database,
     D::Pool: LedgerPool,
@@ -197,7 +187,7 @@ where
     let verifier = config.verifier()?;
     let issuer = config.issuer()?;
     Ok((
-        Runtime {
+        Configured {
             config,
             verifier,
             ledger,

@@ -9,7 +9,8 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::sentinel::Sentinel;
 use rocket::{Ignite, Rocket};
 
-use crate::runtime::{Attempt, LinkContext, Runtime};
+use crate::context::{LinkContext, Verdict};
+use crate::fairing::Configured;
 use crate::store::Spent;
 use crate::target::{self, TokenParam};
 use crate::verify::Expected;
@@ -149,7 +150,7 @@ impl<U, P> Deref for TokenUser<U, P> {
 
 impl<U, P> Sentinel for TokenUser<U, P> {
     fn abort(rocket: &Rocket<Ignite>) -> bool {
-        if rocket.state::<Runtime>().is_some() {
+        if rocket.state::<Configured>().is_some() {
             return false;
         }
         rocket::error!(
@@ -173,86 +174,101 @@ impl<'r, U: LinkUser, P: Policy> FromRequest<'r> for TokenUser<U, P> {
         };
         match check::<U, P>(request, context).await {
             Ok(user) => Outcome::Success(user),
-            Err(e) => {
-                if let Ok(mut refusal) = context.refusal.lock() {
-                    *refusal = Some(e.clone());
-                }
-                Outcome::Error((e.status(), e))
-            }
+            Err(e) => Outcome::Error((e.status(), e)),
         }
     }
 }
 
+/// Checks the request's link for route policy `P`, keeping the verdict in the request's
+/// context for the settlement.
 async fn check<U: LinkUser, P: Policy>(
     request: &Request<'_>,
     context: &LinkContext,
 ) -> Result<TokenUser<U, P>, Error> {
-    let runtime = request
-        .rocket()
-        .state::<Runtime>()
-        .ok_or_else(|| Error::Config("the rocket-linktoken fairing is not attached".into()))?;
-    let token = match &context.token {
-        TokenParam::Absent => return Err(Error::MissingToken),
-        TokenParam::Repeated => return Err(Error::DuplicateToken),
+    let now = Utc::now().timestamp();
+    let refuse = |e: Error| {
+        context.push(Verdict::unsigned(e.clone(), now));
+        e
+    };
+    let configured = request.rocket().state::<Configured>().ok_or_else(|| {
+        refuse(Error::Config(
+            "the rocket-linktoken fairing is not attached".into(),
+        ))
+    })?;
+    let token = match context.token() {
+        TokenParam::Absent => return Err(refuse(Error::MissingToken)),
+        TokenParam::Repeated => return Err(refuse(Error::DuplicateToken)),
         TokenParam::One(token) => token,
     };
     // Until the signature holds, nothing is believed and nothing is written.
-    let claims = runtime.verifier.authenticate(token)?;
-    let now = Utc::now().timestamp();
-    let url = target::with_token(&context.meta.path, runtime.config.query_param(), token);
-
-    // A route that spent this link and then forwarded hands its use on: one request, one use.
-    if let Some(spent) = context.spent(&claims.jti) {
-        let user = load::<U>(&claims, request).await?;
-        return Ok(TokenUser {
+    let claims = configured.verifier.authenticate(token).map_err(refuse)?;
+    let url = target::with_token(&context.meta().path, configured.config.query_param(), token);
+    match admit::<U, P>(request, context, configured, &claims, now).await {
+        Ok((user, spent, Taken::Now)) => {
+            context.push(Verdict::signed(claims.clone(), Ok(spent), now));
+            Ok(TokenUser {
+                user,
+                claims,
+                spent,
+                url,
+                policy: PhantomData,
+            })
+        }
+        Ok((user, spent, Taken::Earlier)) => Ok(TokenUser {
             user,
             claims,
-            spent: Some(spent),
+            spent,
             url,
             policy: PhantomData,
-        });
+        }),
+        Err(e) => {
+            context.push(Verdict::signed(claims, Err(e.clone()), now));
+            Err(e)
+        }
     }
+}
 
-    let result = async {
-        let expected = Expected {
-            scope: P::SCOPE,
-            target: &context.meta.path,
-        };
-        runtime.verifier.check(&claims, &expected, now)?;
-        let user = load::<U>(&claims, request).await?;
-        let spent = if P::PREVIEW || context.method == Method::Head {
-            runtime.ledger.check(&claims).await?;
-            None
-        } else {
-            let route_cap = P::MAX_USES.unwrap_or(runtime.config.default_max_uses());
-            let cap = claims.max.map_or(route_cap, |max| max.min(route_cap));
-            Some(
-                runtime
-                    .ledger
-                    .spend(&claims, cap, &context.meta, now)
-                    .await?,
-            )
-        };
-        Ok((user, spent))
+/// Whether a use was spent by this guard, or by an earlier route this request forwarded
+/// from (whose verdict settles it).
+enum Taken {
+    Now,
+    Earlier,
+}
+
+/// Checks a genuine token against the route (scope, target, time), loads its user, and spends
+/// a use unless the route previews or the request is a real `HEAD`.
+async fn admit<U: LinkUser, P: Policy>(
+    request: &Request<'_>,
+    context: &LinkContext,
+    configured: &Configured,
+    claims: &Claims,
+    now: i64,
+) -> Result<(U, Option<Spent>, Taken), Error> {
+    let expected = Expected {
+        scope: P::SCOPE,
+        target: &context.meta().path,
+    };
+    configured.verifier.check(claims, &expected, now)?;
+    let user = load::<U>(claims, request).await?;
+    if P::PREVIEW || context.method() == Method::Head {
+        configured.ledger.check(claims).await?;
+        return Ok((user, None, Taken::Now));
     }
-    .await;
-
-    context.push(Attempt {
-        claims: claims.clone(),
-        result: result
-            .as_ref()
-            .map(|(_, spent)| *spent)
-            .map_err(Clone::clone),
-        at: now,
-    });
-    let (user, spent) = result?;
-    Ok(TokenUser {
-        user,
-        claims,
-        spent,
-        url,
-        policy: PhantomData,
-    })
+    let route_cap = P::MAX_USES.unwrap_or(configured.config.default_max_uses());
+    let cap = claims.max.map_or(route_cap, |max| max.min(route_cap));
+    // A route that spent this link and then forwarded hands its use on: one request, one use,
+    // held to this route's cap like any other.
+    if let Some(spent) = context.spent(&claims.jti) {
+        if spent.uses > i64::from(cap) {
+            return Err(Error::UsedUp);
+        }
+        return Ok((user, Some(spent), Taken::Earlier));
+    }
+    let spent = configured
+        .ledger
+        .spend(claims, cap, context.meta(), now)
+        .await?;
+    Ok((user, Some(spent), Taken::Now))
 }
 
 /// The link's user, or `UnknownUser`.

@@ -4,12 +4,12 @@
 mod catcher;
 mod claims;
 mod config;
+mod context;
 mod error;
 mod fairing;
 mod guard;
 mod keys;
 mod link;
-mod runtime;
 mod store;
 mod target;
 #[cfg(feature = "tera")]
@@ -18,12 +18,12 @@ mod verify;
 
 pub use claims::{Claims, MAX_JTI_LEN};
 pub use config::Config;
+pub use context::refusal;
 pub use error::Error;
 pub use fairing::{fairing, LinkTokens};
 pub use guard::{BoxError, LinkUser, NoPolicy, TokenUser};
 pub use keys::{KeyRing, MIN_SECRET_LEN};
 pub use link::{Issuer, Link, LinkSpec};
-pub use runtime::refusal;
 pub use store::{Ledger, LedgerPool, TokenRecord, UseRecord};
 pub use verify::{Expected, Verifier, MAX_TOKEN_LEN};
 

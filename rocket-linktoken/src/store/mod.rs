@@ -1,8 +1,12 @@
 //! The ledger: use counts, revocations and the audit log, in the application's database.
 //!
-//! One file per SQL dialect; this file only dispatches. Every backend keeps the same promise:
-//! a use is spent by one atomic step that also writes its audit row, so a spent use always has
-//! its row even if the process dies right after.
+//! Every write goes through one writer per ledger ([`writer`]), which commits whatever is
+//! waiting in one transaction: the spends of concurrent requests, the settlements of finished
+//! responses, and the rows of attempts that spent nothing. What is decided, and in which order,
+//! is written once here ([`decide`], [`writer`]); each SQL dialect only says how
+//! ([`Dialect`]). Reads go straight to the application's pool.
+
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use rocket::http::Status;
@@ -13,6 +17,7 @@ use crate::{Claims, Error};
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod writer;
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("rocket-linktoken needs a database: enable the `sqlite` or `postgres` feature");
@@ -43,10 +48,7 @@ impl sealed::Sealed for rocket_db_pools::sqlx::SqlitePool {}
 #[cfg(feature = "sqlite")]
 impl LedgerPool for rocket_db_pools::sqlx::SqlitePool {
     fn ledger(&self) -> Ledger {
-        Ledger {
-            backend: Backend::Sqlite(self.clone()),
-            skew: 0,
-        }
+        Ledger::new(Backend::Sqlite(self.clone()))
     }
 }
 
@@ -56,10 +58,7 @@ impl sealed::Sealed for rocket_db_pools::sqlx::PgPool {}
 #[cfg(feature = "postgres")]
 impl LedgerPool for rocket_db_pools::sqlx::PgPool {
     fn ledger(&self) -> Ledger {
-        Ledger {
-            backend: Backend::Postgres(self.clone()),
-            skew: 0,
-        }
+        Ledger::new(Backend::Postgres(self.clone()))
     }
 }
 
@@ -73,6 +72,114 @@ macro_rules! dispatch {
             Backend::Postgres(pool) => postgres::$function(pool, $($arg),*).await,
         }
     };
+}
+
+/// The statements whose SQL is the same on every backend, written once and compiled for each
+/// dialect's pool (sqlx types its queries by database, so a generic function would need a
+/// bound per bound value). SQLite binds `$1`-style numbered parameters too.
+macro_rules! common_statements {
+    ($pool:ty) => {
+        pub(super) async fn state(
+            pool: &$pool,
+            claims: &$crate::Claims,
+            issued: i64,
+        ) -> Result<$crate::store::LinkState, $crate::Error> {
+            use rocket_db_pools::sqlx::Row as _;
+            let row = rocket_db_pools::sqlx::query($crate::store::sql::STATE)
+                .bind(&claims.sub)
+                .bind(&claims.scope)
+                .bind(issued)
+                .bind(&claims.jti)
+                .fetch_one(pool)
+                .await?;
+            Ok($crate::store::LinkState {
+                revoked: row.try_get("revoked")?,
+                used_up: row.try_get("used_up")?,
+            })
+        }
+
+        pub(super) async fn revoke(pool: &$pool, jti: &str, now: i64) -> Result<(), $crate::Error> {
+            rocket_db_pools::sqlx::query($crate::store::sql::REVOKE)
+                .bind(jti)
+                .bind(now)
+                .execute(pool)
+                .await?;
+            Ok(())
+        }
+
+        pub(super) async fn revoke_user(
+            pool: &$pool,
+            sub: &str,
+            scope: Option<&str>,
+            before: i64,
+            now: i64,
+        ) -> Result<(), $crate::Error> {
+            rocket_db_pools::sqlx::query($crate::store::sql::REVOKE_USER)
+                .bind(sub)
+                .bind(scope)
+                .bind(before)
+                .bind(now)
+                .execute(pool)
+                .await?;
+            Ok(())
+        }
+
+        pub(super) async fn token(
+            pool: &$pool,
+            jti: &str,
+        ) -> Result<Option<$crate::TokenRecord>, $crate::Error> {
+            let row = rocket_db_pools::sqlx::query($crate::store::sql::TOKEN)
+                .bind(jti)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref()
+                .map(|row| $crate::store::token_record(row))
+                .transpose()
+        }
+
+        pub(super) async fn uses(
+            pool: &$pool,
+            jti: &str,
+        ) -> Result<Vec<$crate::UseRecord>, $crate::Error> {
+            let rows = rocket_db_pools::sqlx::query($crate::store::sql::USES)
+                .bind(jti)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| $crate::store::use_record(row))
+                .collect()
+        }
+    };
+}
+use common_statements;
+
+/// SQL both dialects run as it is.
+mod sql {
+    /// Whether a link is revoked (by id, or by a revocation of its user `$1` in scope `$2`
+    /// covering links issued at `$3`) or used up; `$4` is its id.
+    pub(super) const STATE: &str = "SELECT
+        (EXISTS (SELECT 1 FROM linktoken_tokens WHERE jti = $4 AND revoked_at IS NOT NULL)
+         OR EXISTS (SELECT 1 FROM linktoken_revocations r
+                    WHERE r.sub = $1 AND (r.scope IS NULL OR r.scope = $2)
+                      AND r.issued_before >= $3)) AS revoked,
+        EXISTS (SELECT 1 FROM linktoken_tokens WHERE jti = $4 AND uses >= max_uses) AS used_up";
+
+    pub(super) const REVOKE: &str =
+        "INSERT INTO linktoken_tokens (jti, uses, revoked_at) VALUES ($1, 0, $2)
+         ON CONFLICT (jti) DO UPDATE SET
+            revoked_at = COALESCE(linktoken_tokens.revoked_at, excluded.revoked_at)";
+
+    pub(super) const REVOKE_USER: &str =
+        "INSERT INTO linktoken_revocations (sub, scope, issued_before, created_at)
+         VALUES ($1, $2, $3, $4)";
+
+    pub(super) const TOKEN: &str = "SELECT jti, sub, scope, aud, max_uses, uses, first_used_at,
+            last_used_at, expires_at, revoked_at
+         FROM linktoken_tokens WHERE jti = $1";
+
+    pub(super) const USES: &str = "SELECT id, jti, sub, scope, method, path, client_ip,
+            user_agent, status, outcome, used_at
+         FROM linktoken_uses WHERE jti = $1 ORDER BY id";
 }
 
 /// The request a use is recorded for.
@@ -100,19 +207,171 @@ pub(crate) struct LinkState {
     pub(crate) used_up: bool,
 }
 
-/// How one attempt with a genuine token ended, as written to `linktoken_uses.outcome`.
-pub(crate) mod outcome {
-    /// A use was spent and the response succeeded.
-    pub(crate) const SPENT: &str = "spent";
+/// How one attempt with a genuine token ended: the `outcome` column of `linktoken_uses`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A use was spent and the response succeeded (or has not been sent yet).
+    Spent,
     /// A use was spent, then given back because the response was an error.
-    pub(crate) const RETURNED: &str = "returned";
+    Returned,
     /// Validated without spending: a preview route, or a HEAD request.
-    pub(crate) const PREVIEW: &str = "preview";
+    Preview,
+    /// Refused: the refusal's [`Error::code`].
+    Refused(&'static str),
+}
+
+impl Outcome {
+    /// The outcome of a spent use once its response status is known.
+    pub(crate) fn settled(status: Status) -> Outcome {
+        if status.code >= 400 {
+            Outcome::Returned
+        } else {
+            Outcome::Spent
+        }
+    }
+
+    /// The column's text.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Spent => "spent",
+            Outcome::Returned => "returned",
+            Outcome::Preview => "preview",
+            Outcome::Refused(code) => code,
+        }
+    }
+}
+
+impl From<&Error> for Outcome {
+    fn from(e: &Error) -> Outcome {
+        Outcome::Refused(e.code())
+    }
+}
+
+/// A spend the writer decides: one use of a genuine link, on a route with this cap.
+#[derive(Debug)]
+pub(crate) struct SpendRequest {
+    pub(crate) claims: Claims,
+    /// The `iat` user revocations are compared with (see [`Ledger::issued`]).
+    pub(crate) issued: i64,
+    pub(crate) cap: i64,
+    pub(crate) meta: Arc<RequestMeta>,
+    pub(crate) now: i64,
+}
+
+/// A spent use's response status, for its row; an error status gives the use back.
+#[derive(Debug, Clone)]
+pub(crate) struct Settlement {
+    pub(crate) jti: String,
+    pub(crate) use_id: i64,
+    pub(crate) status: u16,
+}
+
+/// The row of an attempt that spent nothing: a preview, or a refused genuine token.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub(crate) jti: String,
+    pub(crate) sub: String,
+    pub(crate) scope: String,
+    pub(crate) meta: Arc<RequestMeta>,
+    pub(crate) status: u16,
+    pub(crate) outcome: Outcome,
+    pub(crate) at: i64,
+}
+
+/// What a batch's transaction reads of each spend's link before deciding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LinkNow {
+    /// Uses spent and kept so far (0 for a link never used).
+    pub(crate) uses: i64,
+    /// Revoked by id, or by a revocation of its user covering this spend's link.
+    pub(crate) revoked: bool,
+}
+
+/// Decides a batch of spends together, in arrival order: each spend of a link gets a use while
+/// its own route's cap is above the uses granted so far (`min(asked, left)` for the link), and
+/// none once the link is revoked. `states[i]` is what the database says of `spends[i]`'s link.
+/// A granted spend is `Ok(uses)`, the link's count with it included.
+pub(crate) fn decide(spends: &[SpendRequest], states: &[LinkNow]) -> Vec<Result<i64, Error>> {
+    let mut counted: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    spends
+        .iter()
+        .zip(states)
+        .map(|(spend, state)| {
+            if state.revoked {
+                return Err(Error::Revoked);
+            }
+            let uses = counted.entry(&spend.claims.jti).or_insert(state.uses);
+            if *uses < spend.cap {
+                *uses += 1;
+                Ok(*uses)
+            } else {
+                Err(Error::UsedUp)
+            }
+        })
+        .collect()
+}
+
+/// One link's change in a batch: `added` uses, with the claims and cap of its last spend.
+#[derive(Debug)]
+pub(crate) struct TokenGrant<'a> {
+    pub(crate) claims: &'a Claims,
+    pub(crate) cap: i64,
+    pub(crate) added: i64,
+    pub(crate) now: i64,
+}
+
+/// The per-link changes of the granted spends, in order of each link's first spend.
+pub(crate) fn token_grants<'a>(granted: &[&'a SpendRequest]) -> Vec<TokenGrant<'a>> {
+    let mut grants: Vec<TokenGrant<'a>> = Vec::new();
+    for spend in granted {
+        match grants.iter_mut().find(|g| g.claims.jti == spend.claims.jti) {
+            Some(grant) => {
+                grant.added += 1;
+                grant.cap = spend.cap;
+                grant.now = grant.now.max(spend.now);
+            }
+            None => grants.push(TokenGrant {
+                claims: &spend.claims,
+                cap: spend.cap,
+                added: 1,
+                now: spend.now,
+            }),
+        }
+    }
+    grants
+}
+
+/// One SQL dialect's part of a batch. The writer calls these in order inside one transaction
+/// on its own connection; every method sees the writes of the ones before.
+#[rocket::async_trait]
+pub(crate) trait Dialect: Send {
+    /// Begins the transaction, holding off every other writer of these links (sorted ids)
+    /// until it ends, on this server and on any other sharing the database.
+    async fn begin(&mut self, links: &[&str]) -> Result<(), Error>;
+    /// Writes the statuses of spent uses whose rows have none yet, and gives back the uses of
+    /// those with an error status. A settlement already written is left alone, so writing one
+    /// twice gives nothing back twice.
+    async fn settle(&mut self, settlements: &[Settlement]) -> Result<(), Error>;
+    /// Inserts the rows of attempts that spent nothing.
+    async fn record(&mut self, records: &[Record]) -> Result<(), Error>;
+    /// What the database says of each spend's link, in the spends' order.
+    async fn states(&mut self, spends: &[SpendRequest]) -> Result<Vec<LinkNow>, Error>;
+    /// Adds the granted uses to the links' rows and inserts each granted spend's row (status
+    /// unknown), returning the new rows' ids in the order of `spent`.
+    async fn grant(
+        &mut self,
+        tokens: &[TokenGrant<'_>],
+        spent: &[&SpendRequest],
+    ) -> Result<Vec<i64>, Error>;
+    /// Commits (`true`) or rolls back the transaction.
+    async fn end(&mut self, commit: bool) -> Result<(), Error>;
 }
 
 /// The link ledger in the application's database: use counts, revocations, the audit log.
 ///
-/// Available as managed state (`&State<Ledger>`) once the fairing has ignited.
+/// Available as managed state (`&State<Ledger>`) once the fairing has ignited. Its reads see
+/// every write this ledger was handed before them: a use settled by a response just sent is
+/// read with its status.
 ///
 /// ```no_run
 /// use chrono::Utc;
@@ -131,6 +390,8 @@ pub struct Ledger {
     /// Clock skew tolerated between the server that issued a link and the one that revoked
     /// its user: a revocation covers links whose `iat` is up to this much after it.
     skew: i64,
+    /// Started by the first write, on the runtime that asks for it.
+    writer: Arc<OnceLock<writer::Writer>>,
 }
 
 /// One row of `linktoken_tokens`: a link that has been used or revoked.
@@ -177,7 +438,8 @@ pub struct UseRecord {
     pub client_ip: Option<String>,
     /// The user agent, truncated.
     pub user_agent: Option<String>,
-    /// The HTTP status sent; `None` if the process stopped before responding.
+    /// The HTTP status sent; `None` until the response's settlement is written, and for good
+    /// if the process stopped before responding.
     pub status: Option<u16>,
     /// `spent`, `returned`, `preview`, or the refusal's [`Error::code`].
     pub outcome: String,
@@ -186,6 +448,14 @@ pub struct UseRecord {
 }
 
 impl Ledger {
+    fn new(backend: Backend) -> Ledger {
+        Ledger {
+            backend,
+            skew: 0,
+            writer: Arc::new(OnceLock::new()),
+        }
+    }
+
     /// The same ledger, tolerating `leeway` seconds of clock skew in user revocations.
     pub(crate) fn with_skew(mut self, leeway: u32) -> Ledger {
         self.skew = i64::from(leeway);
@@ -198,26 +468,35 @@ impl Ledger {
         claims.iat.saturating_sub(self.skew)
     }
 
+    fn writer(&self) -> &writer::Writer {
+        self.writer
+            .get_or_init(|| writer::Writer::start(self.backend.clone()))
+    }
+
     /// Creates the library's tables if they are missing. Idempotent; run by the fairing at
     /// ignite.
     pub async fn migrate(&self) -> Result<(), Error> {
         dispatch!(self.migrate())
     }
 
-    /// Spends one use of a genuine link, atomically with writing its audit row (status unknown
-    /// until [`Ledger::settle`]). `UsedUp` or `Revoked` when no use is left.
+    /// Spends one use of a genuine link, in the writer's next batch, together with writing its
+    /// audit row (status unknown until [`Ledger::settle`]). `UsedUp` or `Revoked` when no use
+    /// is left; a failed batch fails its spends closed.
     pub(crate) async fn spend(
         &self,
         claims: &Claims,
         cap: u32,
-        request: &RequestMeta,
+        meta: &Arc<RequestMeta>,
         now: i64,
     ) -> Result<Spent, Error> {
-        match dispatch!(self.spend(claims, self.issued(claims), cap, request, now))? {
-            Some(spent) => Ok(spent),
-            // A concurrent request may have given its use back since: still none for this one.
-            None => Err(self.check(claims).await.err().unwrap_or(Error::UsedUp)),
-        }
+        let request = SpendRequest {
+            claims: claims.clone(),
+            issued: self.issued(claims),
+            cap: i64::from(cap),
+            meta: Arc::clone(meta),
+            now,
+        };
+        self.writer().spend(request).await
     }
 
     /// Whether a genuine link still has a use left, without spending it (previews, HEAD).
@@ -229,27 +508,28 @@ impl Ledger {
         }
     }
 
-    /// Records the response status of a spent use, giving the use back if the status is an
-    /// error.
-    pub(crate) async fn settle(
-        &self,
-        jti: &str,
-        spent: Spent,
-        status: Status,
-    ) -> Result<(), Error> {
-        dispatch!(self.settle(jti, spent.use_id, status.code))
+    /// Hands the response status of a spent use to the writer, which records it (giving the
+    /// use back if the status is an error) in a later batch, retrying until it is written.
+    pub(crate) fn settle(&self, jti: &str, spent: Spent, status: Status) {
+        self.writer().settle(Settlement {
+            jti: jti.to_owned(),
+            use_id: spent.use_id,
+            status: status.code,
+        });
     }
 
-    /// Records an attempt that spent nothing: a preview, or a refused genuine token.
-    pub(crate) async fn record(
-        &self,
-        claims: &Claims,
-        request: &RequestMeta,
-        status: Status,
-        outcome: &str,
-        now: i64,
-    ) -> Result<(), Error> {
-        dispatch!(self.record(claims, request, status.code, outcome, now))
+    /// Hands the row of an attempt that spent nothing to the writer.
+    pub(crate) fn record(&self, record: Record) {
+        self.writer().record(record);
+    }
+
+    /// Waits until everything handed to the writer so far has been written, or its writing
+    /// has failed and awaits a retry. Returns whether nothing is left waiting.
+    pub(crate) async fn flush(&self) -> bool {
+        match self.writer.get() {
+            Some(writer) => writer.flush().await,
+            None => true,
+        }
     }
 
     /// Revokes one link by id: it answers 410 from now on, even if it was never used.
@@ -283,6 +563,7 @@ impl Ledger {
 
     /// The ledger row of a link, if it has been used or revoked.
     pub async fn token(&self, jti: &str) -> Result<Option<TokenRecord>, Error> {
+        self.flush().await;
         dispatch!(self.token(jti))
     }
 
@@ -297,6 +578,7 @@ impl Ledger {
     /// # Ok(()) }
     /// ```
     pub async fn uses(&self, jti: &str) -> Result<Vec<UseRecord>, Error> {
+        self.flush().await;
         dispatch!(self.uses(jti))
     }
 }
@@ -309,55 +591,138 @@ fn time(secs: i64) -> Option<DateTime<Utc>> {
 /// Longest user agent kept, in characters.
 pub(crate) const USER_AGENT_MAX: usize = 256;
 
-/// Reads a `linktoken_tokens` row in the column order both backends select.
+/// Reads a `linktoken_tokens` row by column name.
 fn token_record<R>(row: &R) -> Result<TokenRecord, Error>
 where
     R: rocket_db_pools::sqlx::Row,
-    usize: rocket_db_pools::sqlx::ColumnIndex<R>,
+    for<'c> &'c str: rocket_db_pools::sqlx::ColumnIndex<R>,
     for<'r> String:
         rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
     for<'r> i64:
         rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
 {
-    let at = |i: usize| -> Result<Option<DateTime<Utc>>, Error> {
-        Ok(row.try_get::<Option<i64>, _>(i)?.and_then(time))
+    let at = |column: &str| -> Result<Option<DateTime<Utc>>, Error> {
+        Ok(row.try_get::<Option<i64>, _>(column)?.and_then(time))
     };
     Ok(TokenRecord {
-        jti: row.try_get(0)?,
-        sub: row.try_get(1)?,
-        scope: row.try_get(2)?,
-        aud: row.try_get(3)?,
-        max_uses: row.try_get(4)?,
-        uses: row.try_get(5)?,
-        first_used_at: at(6)?,
-        last_used_at: at(7)?,
-        expires_at: at(8)?,
-        revoked_at: at(9)?,
+        jti: row.try_get("jti")?,
+        sub: row.try_get("sub")?,
+        scope: row.try_get("scope")?,
+        aud: row.try_get("aud")?,
+        max_uses: row.try_get("max_uses")?,
+        uses: row.try_get("uses")?,
+        first_used_at: at("first_used_at")?,
+        last_used_at: at("last_used_at")?,
+        expires_at: at("expires_at")?,
+        revoked_at: at("revoked_at")?,
     })
 }
 
-/// Reads a `linktoken_uses` row in the column order both backends select.
+/// Reads a `linktoken_uses` row by column name.
 fn use_record<R>(row: &R) -> Result<UseRecord, Error>
 where
     R: rocket_db_pools::sqlx::Row,
-    usize: rocket_db_pools::sqlx::ColumnIndex<R>,
+    for<'c> &'c str: rocket_db_pools::sqlx::ColumnIndex<R>,
     for<'r> String:
         rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
     for<'r> i64:
         rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
+    for<'r> i32:
+        rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
 {
-    let status: Option<i64> = row.try_get(8)?;
+    let status: Option<i32> = row.try_get("status")?;
     Ok(UseRecord {
-        id: row.try_get(0)?,
-        jti: row.try_get(1)?,
-        sub: row.try_get(2)?,
-        scope: row.try_get(3)?,
-        method: row.try_get(4)?,
-        path: row.try_get(5)?,
-        client_ip: row.try_get(6)?,
-        user_agent: row.try_get(7)?,
+        id: row.try_get("id")?,
+        jti: row.try_get("jti")?,
+        sub: row.try_get("sub")?,
+        scope: row.try_get("scope")?,
+        method: row.try_get("method")?,
+        path: row.try_get("path")?,
+        client_ip: row.try_get("client_ip")?,
+        user_agent: row.try_get("user_agent")?,
         status: status.and_then(|s| u16::try_from(s).ok()),
-        outcome: row.try_get(9)?,
-        used_at: time(row.try_get(10)?).unwrap_or_default(),
+        outcome: row.try_get("outcome")?,
+        used_at: time(row.try_get("used_at")?).unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spend(jti: &str, cap: i64) -> SpendRequest {
+        let json =
+            format!(r#"{{"jti":"{jti}","sub":"1","scope":"s","aud":"/","iat":1000,"exp":2000}}"#);
+        SpendRequest {
+            claims: Claims::from_json(json.as_bytes()).unwrap(),
+            issued: 1000,
+            cap,
+            meta: Arc::default(),
+            now: 1500,
+        }
+    }
+
+    fn codes(decisions: Vec<Result<i64, Error>>) -> Vec<Result<i64, &'static str>> {
+        decisions
+            .into_iter()
+            .map(|d| d.map_err(|e| e.code()))
+            .collect()
+    }
+
+    #[test]
+    fn spends_of_one_link_in_a_batch_get_what_is_left_in_arrival_order() {
+        let spends = [spend("a", 3), spend("a", 3), spend("b", 1), spend("a", 3)];
+        let states = [
+            LinkNow {
+                uses: 1,
+                revoked: false,
+            },
+            LinkNow {
+                uses: 1,
+                revoked: false,
+            },
+            LinkNow::default(),
+            LinkNow {
+                uses: 1,
+                revoked: false,
+            },
+        ];
+        assert_eq!(
+            codes(decide(&spends, &states)),
+            [Ok(2), Ok(3), Ok(1), Err("used_up")]
+        );
+    }
+
+    #[test]
+    fn each_spend_is_held_to_its_own_routes_cap() {
+        // One link used on two routes: the lower cap refuses once the count reaches it.
+        let spends = [spend("a", 5), spend("a", 1), spend("a", 5)];
+        let states = [LinkNow::default(); 3];
+        assert_eq!(
+            codes(decide(&spends, &states)),
+            [Ok(1), Err("used_up"), Ok(2)]
+        );
+    }
+
+    #[test]
+    fn a_revoked_link_gets_nothing() {
+        let spends = [spend("a", 5)];
+        let states = [LinkNow {
+            uses: 0,
+            revoked: true,
+        }];
+        assert_eq!(codes(decide(&spends, &states)), [Err("revoked")]);
+    }
+
+    #[test]
+    fn grants_are_summed_per_link() {
+        let spends = [spend("a", 3), spend("b", 1), spend("a", 4)];
+        let granted: Vec<&SpendRequest> = spends.iter().collect();
+        let grants = token_grants(&granted);
+        let summary: Vec<(&str, i64, i64)> = grants
+            .iter()
+            .map(|g| (g.claims.jti.as_str(), g.added, g.cap))
+            .collect();
+        assert_eq!(summary, [("a", 2, 4), ("b", 1, 1)]);
+    }
 }

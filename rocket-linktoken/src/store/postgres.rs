@@ -1,14 +1,18 @@
 //! The ledger on PostgreSQL: several application servers sharing one database.
 //!
-//! A spend is one statement: the upsert and the audit insert are data-modifying CTEs, so they
-//! commit together. Under concurrent spends of one link, PostgreSQL locks the conflicting row
-//! and re-checks the upsert's `WHERE` against its latest version: exactly one spend wins each
-//! remaining use, on any number of servers.
+//! A batch's rows travel as one array parameter per column, read with `unnest`, so each
+//! statement has one text whatever the batch size and stays prepared. Servers sharing the
+//! database take a transaction-scoped advisory lock per link (in sorted order, so two batches
+//! never wait for each other in a cycle) before reading the links they spend: between a batch's
+//! read and its write no other server changes those links' counts, and each use is granted
+//! exactly once across all of them.
 
-use rocket_db_pools::sqlx::{self, PgPool, Row};
+use rocket_db_pools::sqlx::{self, PgConnection, PgPool, Row};
 
-use super::{token_record, use_record, LinkState, RequestMeta, Spent, TokenRecord, UseRecord};
-use crate::{Claims, Error};
+use super::{
+    common_statements, Dialect, LinkNow, Outcome, Record, Settlement, SpendRequest, TokenGrant,
+};
+use crate::Error;
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -51,10 +55,6 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS linktoken_revocations_by_sub ON linktoken_revocations (sub)",
 ];
 
-/// True when a revocation of the user (`$1` sub, `$2` scope) covers a link issued at `$3`.
-const USER_REVOKED: &str = "EXISTS (SELECT 1 FROM linktoken_revocations r
-    WHERE r.sub = $1 AND (r.scope IS NULL OR r.scope = $2) AND r.issued_before >= $3)";
-
 pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {
     let mut tx = pool.begin().await?;
     // Servers starting together would race on CREATE TABLE IF NOT EXISTS: one at a time.
@@ -80,188 +80,160 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {
     Ok(())
 }
 
-pub(super) async fn spend(
-    pool: &PgPool,
-    claims: &Claims,
-    issued: i64,
-    cap: u32,
-    request: &RequestMeta,
-    now: i64,
-) -> Result<Option<Spent>, Error> {
-    let spend = format!(
-        "WITH spent AS (
-            INSERT INTO linktoken_tokens AS t
-                (jti, sub, scope, aud, max_uses, uses, first_used_at, last_used_at, expires_at)
-            SELECT $4, $1, $2, $5, $6, 1, $7, $7, $8 WHERE NOT {USER_REVOKED}
-            ON CONFLICT (jti) DO UPDATE SET
-                uses = t.uses + 1,
-                sub = EXCLUDED.sub, scope = EXCLUDED.scope, aud = EXCLUDED.aud,
-                max_uses = EXCLUDED.max_uses, expires_at = EXCLUDED.expires_at,
-                first_used_at = COALESCE(t.first_used_at, EXCLUDED.first_used_at),
-                last_used_at = EXCLUDED.last_used_at
-            WHERE t.revoked_at IS NULL AND t.uses < EXCLUDED.max_uses
-            RETURNING t.uses
-        ), logged AS (
-            INSERT INTO linktoken_uses
-                (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
-            SELECT $4, $1, $2, $9, $10, $11, $12, NULL, $13, $7 FROM spent
-            RETURNING id
-        )
-        SELECT logged.id, spent.uses FROM logged, spent"
-    );
-    let row = sqlx::query(&spend)
-        .bind(&claims.sub)
-        .bind(&claims.scope)
-        .bind(issued)
-        .bind(&claims.jti)
-        .bind(&claims.aud)
-        .bind(i64::from(cap))
-        .bind(now)
-        .bind(claims.exp)
-        .bind(&request.method)
-        .bind(&request.path)
-        .bind(&request.client_ip)
-        .bind(&request.user_agent)
-        .bind(super::outcome::SPENT)
-        .fetch_optional(pool)
-        .await?;
-    row.map(|row| {
-        Ok(Spent {
-            use_id: row.try_get(0)?,
-            uses: row.try_get(1)?,
-        })
-    })
-    .transpose()
-}
+common_statements!(PgPool);
 
-pub(super) async fn state(pool: &PgPool, claims: &Claims, issued: i64) -> Result<LinkState, Error> {
-    let query = format!(
-        "SELECT
-            EXISTS (SELECT 1 FROM linktoken_tokens WHERE jti = $4 AND revoked_at IS NOT NULL)
-                OR {USER_REVOKED},
-            EXISTS (SELECT 1 FROM linktoken_tokens WHERE jti = $4 AND uses >= max_uses)"
-    );
-    let row = sqlx::query(&query)
-        .bind(&claims.sub)
-        .bind(&claims.scope)
-        .bind(issued)
-        .bind(&claims.jti)
-        .fetch_one(pool)
-        .await?;
-    Ok(LinkState {
-        revoked: row.try_get(0)?,
-        used_up: row.try_get(1)?,
-    })
-}
+/// Locks each link of the batch (`$1`, sorted) until the transaction ends.
+const LOCK: &str = "SELECT count(pg_advisory_xact_lock(k)) FROM
+    (SELECT DISTINCT hashtextextended(j, 0) AS k FROM unnest($1::text[]) AS j ORDER BY k) AS keys";
 
-pub(super) async fn settle(
-    pool: &PgPool,
-    jti: &str,
-    use_id: i64,
-    status: u16,
-) -> Result<(), Error> {
-    let failed = status >= 400;
-    let outcome = if failed {
-        super::outcome::RETURNED
-    } else {
-        super::outcome::SPENT
-    };
-    sqlx::query(
-        "WITH logged AS (
-            UPDATE linktoken_uses SET status = $1, outcome = $2 WHERE id = $3
-        )
-        UPDATE linktoken_tokens SET uses = uses - 1 WHERE $4 AND jti = $5 AND uses > 0",
+/// Marks settled rows, and gives back the uses of those whose status is an error.
+const SETTLE: &str = "WITH settled AS (
+        UPDATE linktoken_uses AS u SET status = s.status, outcome = s.outcome
+        FROM unnest($1::bigint[], $2::int[], $3::text[]) AS s(id, status, outcome)
+        WHERE u.id = s.id AND u.status IS NULL
+        RETURNING u.jti, u.outcome
     )
-    .bind(i32::from(status))
-    .bind(outcome)
-    .bind(use_id)
-    .bind(failed)
-    .bind(jti)
-    .execute(pool)
-    .await?;
-    Ok(())
+    UPDATE linktoken_tokens AS t SET uses = GREATEST(t.uses - g.n, 0)
+    FROM (SELECT jti, count(*) AS n FROM settled WHERE outcome = $4 GROUP BY jti) AS g
+    WHERE t.jti = g.jti";
+
+const RECORD: &str = "INSERT INTO linktoken_uses
+        (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+        $6::text[], $7::text[], $8::int[], $9::text[], $10::bigint[])";
+
+/// For each `(jti, sub, scope, issued)`, in order: the uses kept and whether it is revoked.
+const STATES: &str = "SELECT COALESCE(t.uses, 0) AS uses,
+        (t.revoked_at IS NOT NULL OR EXISTS (SELECT 1 FROM linktoken_revocations r
+            WHERE r.sub = s.sub AND (r.scope IS NULL OR r.scope = s.scope)
+              AND r.issued_before >= s.issued)) AS revoked
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+        WITH ORDINALITY AS s(jti, sub, scope, issued, i)
+    LEFT JOIN linktoken_tokens AS t ON t.jti = s.jti
+    ORDER BY s.i";
+
+/// Adds granted uses and inserts the spent uses' rows in order. The identity's `nextval` is
+/// volatile, so PostgreSQL evaluates it after the sort: ids rise in the rows' order.
+const GRANT: &str = "WITH granted AS (
+        INSERT INTO linktoken_tokens AS t
+            (jti, sub, scope, aud, max_uses, uses, first_used_at, last_used_at, expires_at)
+        SELECT g.jti, g.sub, g.scope, g.aud, g.cap, g.added, g.at, g.at, g.exp
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+            $7::bigint[], $8::bigint[]) AS g(jti, sub, scope, aud, cap, added, at, exp)
+        ON CONFLICT (jti) DO UPDATE SET
+            uses = t.uses + EXCLUDED.uses,
+            sub = EXCLUDED.sub, scope = EXCLUDED.scope, aud = EXCLUDED.aud,
+            max_uses = EXCLUDED.max_uses, expires_at = EXCLUDED.expires_at,
+            first_used_at = COALESCE(t.first_used_at, EXCLUDED.first_used_at),
+            last_used_at = EXCLUDED.last_used_at
+    )
+    INSERT INTO linktoken_uses
+        (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
+    SELECT u.jti, u.sub, u.scope, u.method, u.path, u.client_ip, u.user_agent, NULL, 'spent', u.at
+    FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+        $15::text[], $16::bigint[]) WITH ORDINALITY
+        AS u(jti, sub, scope, method, path, client_ip, user_agent, at, i)
+    ORDER BY u.i
+    RETURNING id";
+
+/// Collects one column of a batch.
+fn column<'a, T, R>(rows: &'a [T], value: impl Fn(&'a T) -> R) -> Vec<R> {
+    rows.iter().map(value).collect()
 }
 
-pub(super) async fn record(
-    pool: &PgPool,
-    claims: &Claims,
-    request: &RequestMeta,
-    status: u16,
-    outcome: &str,
-    now: i64,
-) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO linktoken_uses
-            (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(&claims.jti)
-    .bind(&claims.sub)
-    .bind(&claims.scope)
-    .bind(&request.method)
-    .bind(&request.path)
-    .bind(&request.client_ip)
-    .bind(&request.user_agent)
-    .bind(i32::from(status))
-    .bind(outcome)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
+#[rocket::async_trait]
+impl Dialect for PgConnection {
+    async fn begin(&mut self, links: &[&str]) -> Result<(), Error> {
+        sqlx::query("BEGIN").execute(&mut *self).await?;
+        if !links.is_empty() {
+            sqlx::query(LOCK).bind(links).execute(&mut *self).await?;
+        }
+        Ok(())
+    }
 
-pub(super) async fn revoke(pool: &PgPool, jti: &str, now: i64) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO linktoken_tokens AS t (jti, uses, revoked_at) VALUES ($1, 0, $2)
-         ON CONFLICT (jti) DO UPDATE SET revoked_at = COALESCE(t.revoked_at, EXCLUDED.revoked_at)",
-    )
-    .bind(jti)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
+    async fn settle(&mut self, settlements: &[Settlement]) -> Result<(), Error> {
+        sqlx::query(SETTLE)
+            .bind(column(settlements, |s| s.use_id))
+            .bind(column(settlements, |s| i32::from(s.status)))
+            .bind(column(settlements, |s| {
+                Outcome::settled(rocket::http::Status::new(s.status)).as_str()
+            }))
+            .bind(Outcome::Returned.as_str())
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
 
-pub(super) async fn revoke_user(
-    pool: &PgPool,
-    sub: &str,
-    scope: Option<&str>,
-    before: i64,
-    now: i64,
-) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO linktoken_revocations (sub, scope, issued_before, created_at)
-         VALUES ($1, $2, $3, $4)",
-    )
-    .bind(sub)
-    .bind(scope)
-    .bind(before)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
+    async fn record(&mut self, records: &[Record]) -> Result<(), Error> {
+        sqlx::query(RECORD)
+            .bind(column(records, |r| r.jti.as_str()))
+            .bind(column(records, |r| r.sub.as_str()))
+            .bind(column(records, |r| r.scope.as_str()))
+            .bind(column(records, |r| r.meta.method.as_str()))
+            .bind(column(records, |r| r.meta.path.as_str()))
+            .bind(column(records, |r| r.meta.client_ip.as_deref()))
+            .bind(column(records, |r| r.meta.user_agent.as_deref()))
+            .bind(column(records, |r| i32::from(r.status)))
+            .bind(column(records, |r| r.outcome.as_str()))
+            .bind(column(records, |r| r.at))
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
 
-pub(super) async fn token(pool: &PgPool, jti: &str) -> Result<Option<TokenRecord>, Error> {
-    let row = sqlx::query(
-        "SELECT jti, sub, scope, aud, max_uses, uses, first_used_at, last_used_at, expires_at,
-                revoked_at
-         FROM linktoken_tokens WHERE jti = $1",
-    )
-    .bind(jti)
-    .fetch_optional(pool)
-    .await?;
-    row.as_ref().map(token_record).transpose()
-}
+    async fn states(&mut self, spends: &[SpendRequest]) -> Result<Vec<LinkNow>, Error> {
+        let rows = sqlx::query(STATES)
+            .bind(column(spends, |s| s.claims.jti.as_str()))
+            .bind(column(spends, |s| s.claims.sub.as_str()))
+            .bind(column(spends, |s| s.claims.scope.as_str()))
+            .bind(column(spends, |s| s.issued))
+            .fetch_all(&mut *self)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LinkNow {
+                    uses: row.try_get("uses")?,
+                    revoked: row.try_get("revoked")?,
+                })
+            })
+            .collect()
+    }
 
-pub(super) async fn uses(pool: &PgPool, jti: &str) -> Result<Vec<UseRecord>, Error> {
-    let rows = sqlx::query(
-        "SELECT id, jti, sub, scope, method, path, client_ip, user_agent, status::BIGINT, outcome,
-                used_at
-         FROM linktoken_uses WHERE jti = $1 ORDER BY id",
-    )
-    .bind(jti)
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(use_record).collect()
+    async fn grant(
+        &mut self,
+        tokens: &[TokenGrant<'_>],
+        spent: &[&SpendRequest],
+    ) -> Result<Vec<i64>, Error> {
+        let rows = sqlx::query(GRANT)
+            .bind(column(tokens, |g| g.claims.jti.as_str()))
+            .bind(column(tokens, |g| g.claims.sub.as_str()))
+            .bind(column(tokens, |g| g.claims.scope.as_str()))
+            .bind(column(tokens, |g| g.claims.aud.as_str()))
+            .bind(column(tokens, |g| g.cap))
+            .bind(column(tokens, |g| g.added))
+            .bind(column(tokens, |g| g.now))
+            .bind(column(tokens, |g| g.claims.exp))
+            .bind(column(spent, |s| s.claims.jti.as_str()))
+            .bind(column(spent, |s| s.claims.sub.as_str()))
+            .bind(column(spent, |s| s.claims.scope.as_str()))
+            .bind(column(spent, |s| s.meta.method.as_str()))
+            .bind(column(spent, |s| s.meta.path.as_str()))
+            .bind(column(spent, |s| s.meta.client_ip.as_deref()))
+            .bind(column(spent, |s| s.meta.user_agent.as_deref()))
+            .bind(column(spent, |s| s.now))
+            .fetch_all(&mut *self)
+            .await?;
+        let mut ids = rows
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<Result<Vec<i64>, _>>()?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    async fn end(&mut self, commit: bool) -> Result<(), Error> {
+        let statement = if commit { "COMMIT" } else { "ROLLBACK" };
+        sqlx::query(statement).execute(&mut *self).await?;
+        Ok(())
+    }
 }

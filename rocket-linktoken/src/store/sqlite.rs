@@ -1,13 +1,17 @@
 //! The ledger on SQLite: the embedded default.
 //!
-//! SQLite has no data-modifying CTEs, so a spend is one upsert and one audit insert inside a
-//! transaction. The upsert writes first, so the transaction holds the write lock from its first
-//! statement and concurrent spends queue on the busy timeout instead of deadlocking.
+//! A batch's rows travel as one JSON array parameter read with `json_each`, so each statement
+//! has one text whatever the batch size and stays prepared. The writer's transaction begins
+//! `IMMEDIATE`: it holds the write lock from its first statement, so what it reads is what it
+//! updates, even with other processes writing the same file.
 
 use rocket_db_pools::sqlx::{self, Row, SqliteConnection, SqlitePool};
+use serde_json::json;
 
-use super::{token_record, use_record, LinkState, RequestMeta, Spent, TokenRecord, UseRecord};
-use crate::{Claims, Error};
+use super::{
+    common_statements, Dialect, LinkNow, Outcome, Record, Settlement, SpendRequest, TokenGrant,
+};
+use crate::Error;
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -50,10 +54,6 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS linktoken_revocations_by_sub ON linktoken_revocations (sub)",
 ];
 
-/// True when a revocation of the user (`?1` sub, `?2` scope) covers a link issued at `?3`.
-const USER_REVOKED: &str = "EXISTS (SELECT 1 FROM linktoken_revocations r
-    WHERE r.sub = ?1 AND (r.scope IS NULL OR r.scope = ?2) AND r.issued_before >= ?3)";
-
 pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), Error> {
     let mut conn = pool.acquire().await?;
     // Servers starting together on a new file: each takes the write lock before reading the
@@ -78,7 +78,7 @@ async fn create_tables(conn: &mut SqliteConnection) -> Result<(), Error> {
         for statement in SCHEMA {
             sqlx::query(statement).execute(&mut *conn).await?;
         }
-        sqlx::query("INSERT OR IGNORE INTO linktoken_schema (version) VALUES (?1)")
+        sqlx::query("INSERT OR IGNORE INTO linktoken_schema (version) VALUES ($1)")
             .bind(SCHEMA_VERSION)
             .execute(&mut *conn)
             .await?;
@@ -86,212 +86,202 @@ async fn create_tables(conn: &mut SqliteConnection) -> Result<(), Error> {
     Ok(())
 }
 
-pub(super) async fn spend(
-    pool: &SqlitePool,
-    claims: &Claims,
-    issued: i64,
-    cap: u32,
-    request: &RequestMeta,
-    now: i64,
-) -> Result<Option<Spent>, Error> {
-    let mut tx = pool.begin().await?;
-    // The upsert is the spend: it inserts the first use, or adds one to a row that is neither
-    // revoked nor used up. No row back means no use was left.
-    let spend = format!(
-        "INSERT INTO linktoken_tokens
-            (jti, sub, scope, aud, max_uses, uses, first_used_at, last_used_at, expires_at)
-         SELECT ?4, ?1, ?2, ?5, ?6, 1, ?7, ?7, ?8 WHERE NOT {USER_REVOKED}
-         ON CONFLICT (jti) DO UPDATE SET
-            uses = linktoken_tokens.uses + 1,
-            sub = excluded.sub, scope = excluded.scope, aud = excluded.aud,
-            max_uses = excluded.max_uses, expires_at = excluded.expires_at,
-            first_used_at = COALESCE(linktoken_tokens.first_used_at, excluded.first_used_at),
-            last_used_at = excluded.last_used_at
-         WHERE linktoken_tokens.revoked_at IS NULL AND linktoken_tokens.uses < excluded.max_uses
-         RETURNING uses"
-    );
-    // sqlx 0.7 on SQLite: drive RETURNING to completion (fetch_all), or the write may not run.
-    let rows = sqlx::query(&spend)
-        .bind(&claims.sub)
-        .bind(&claims.scope)
-        .bind(issued)
-        .bind(&claims.jti)
-        .bind(&claims.aud)
-        .bind(i64::from(cap))
-        .bind(now)
-        .bind(claims.exp)
-        .fetch_all(&mut *tx)
-        .await?;
-    let Some(row) = rows.first() else {
-        tx.rollback().await?;
-        return Ok(None);
-    };
-    let uses: i64 = row.try_get(0)?;
-    let ids = sqlx::query(
-        "INSERT INTO linktoken_uses
-            (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9)
-         RETURNING id",
-    )
-    .bind(&claims.jti)
-    .bind(&claims.sub)
-    .bind(&claims.scope)
-    .bind(&request.method)
-    .bind(&request.path)
-    .bind(&request.client_ip)
-    .bind(&request.user_agent)
-    .bind(super::outcome::SPENT)
-    .bind(now)
-    .fetch_all(&mut *tx)
-    .await?;
-    let use_id: i64 = match ids.first() {
-        Some(row) => row.try_get(0)?,
-        None => {
-            return Err(Error::Database(std::sync::Arc::new(
-                sqlx::Error::RowNotFound,
-            )))
-        }
-    };
-    tx.commit().await?;
-    Ok(Some(Spent { use_id, uses }))
-}
+common_statements!(SqlitePool);
 
-pub(super) async fn state(
-    pool: &SqlitePool,
-    claims: &Claims,
-    issued: i64,
-) -> Result<LinkState, Error> {
-    let query = format!(
-        "SELECT
-            EXISTS (SELECT 1 FROM linktoken_tokens WHERE jti = ?4 AND revoked_at IS NOT NULL)
-                OR {USER_REVOKED},
-            EXISTS (SELECT 1 FROM linktoken_tokens WHERE jti = ?4 AND uses >= max_uses)"
-    );
-    let row = sqlx::query(&query)
-        .bind(&claims.sub)
-        .bind(&claims.scope)
-        .bind(issued)
-        .bind(&claims.jti)
-        .fetch_one(pool)
-        .await?;
-    Ok(LinkState {
-        revoked: row.try_get(0)?,
-        used_up: row.try_get(1)?,
-    })
-}
+/// Marks settled rows, returning the link of each use given back.
+const SETTLE: &str = "UPDATE linktoken_uses
+    SET status = json_extract(s.value, '$[1]'), outcome = json_extract(s.value, '$[2]')
+    FROM json_each($1) AS s
+    WHERE linktoken_uses.id = json_extract(s.value, '$[0]') AND linktoken_uses.status IS NULL
+    RETURNING linktoken_uses.jti, linktoken_uses.outcome";
 
-pub(super) async fn settle(
-    pool: &SqlitePool,
-    jti: &str,
-    use_id: i64,
-    status: u16,
-) -> Result<(), Error> {
-    let record = "UPDATE linktoken_uses SET status = ?1, outcome = ?2 WHERE id = ?3";
-    if status < 400 {
-        sqlx::query(record)
-            .bind(i64::from(status))
-            .bind(super::outcome::SPENT)
-            .bind(use_id)
-            .execute(pool)
-            .await?;
-        return Ok(());
+const GIVE_BACK: &str = "UPDATE linktoken_tokens
+    SET uses = max(uses - json_extract(g.value, '$[1]'), 0)
+    FROM json_each($1) AS g
+    WHERE linktoken_tokens.jti = json_extract(g.value, '$[0]')";
+
+const RECORD: &str = "INSERT INTO linktoken_uses
+        (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+        json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
+        json_extract(value, '$[9]')
+    FROM json_each($1) ORDER BY key";
+
+/// For each `[jti, sub, scope, issued]`, in order: the uses kept and whether it is revoked.
+const STATES: &str = "SELECT COALESCE(t.uses, 0) AS uses,
+        (t.revoked_at IS NOT NULL OR EXISTS (SELECT 1 FROM linktoken_revocations r
+            WHERE r.sub = json_extract(s.value, '$[1]')
+              AND (r.scope IS NULL OR r.scope = json_extract(s.value, '$[2]'))
+              AND r.issued_before >= json_extract(s.value, '$[3]'))) AS revoked
+    FROM json_each($1) AS s
+    LEFT JOIN linktoken_tokens AS t ON t.jti = json_extract(s.value, '$[0]')
+    ORDER BY s.key";
+
+/// Adds granted uses. The `WHERE true` tells SQLite's parser that `ON CONFLICT` belongs to the
+/// upsert, not to a join.
+const GRANT: &str = "INSERT INTO linktoken_tokens
+        (jti, sub, scope, aud, max_uses, uses, first_used_at, last_used_at, expires_at)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+        json_extract(value, '$[6]'), json_extract(value, '$[6]'), json_extract(value, '$[7]')
+    FROM json_each($1) WHERE true
+    ON CONFLICT (jti) DO UPDATE SET
+        uses = linktoken_tokens.uses + excluded.uses,
+        sub = excluded.sub, scope = excluded.scope, aud = excluded.aud,
+        max_uses = excluded.max_uses, expires_at = excluded.expires_at,
+        first_used_at = COALESCE(linktoken_tokens.first_used_at, excluded.first_used_at),
+        last_used_at = excluded.last_used_at";
+
+/// Inserts the spent uses' rows in order; `AUTOINCREMENT` gives them rising ids.
+const LOG_SPENT: &str = "INSERT INTO linktoken_uses
+        (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+        json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+        json_extract(value, '$[6]'), NULL, 'spent', json_extract(value, '$[7]')
+    FROM json_each($1) ORDER BY key
+    RETURNING id";
+
+#[rocket::async_trait]
+impl Dialect for SqliteConnection {
+    async fn begin(&mut self, _links: &[&str]) -> Result<(), Error> {
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *self).await?;
+        Ok(())
     }
-    // A failed response gives its use back, together with saying so in its row.
-    let mut tx = pool.begin().await?;
-    sqlx::query(record)
-        .bind(i64::from(status))
-        .bind(super::outcome::RETURNED)
-        .bind(use_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE linktoken_tokens SET uses = uses - 1 WHERE jti = ?1 AND uses > 0")
-        .bind(jti)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
-}
 
-pub(super) async fn record(
-    pool: &SqlitePool,
-    claims: &Claims,
-    request: &RequestMeta,
-    status: u16,
-    outcome: &str,
-    now: i64,
-) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO linktoken_uses
-            (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )
-    .bind(&claims.jti)
-    .bind(&claims.sub)
-    .bind(&claims.scope)
-    .bind(&request.method)
-    .bind(&request.path)
-    .bind(&request.client_ip)
-    .bind(&request.user_agent)
-    .bind(i64::from(status))
-    .bind(outcome)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
+    async fn settle(&mut self, settlements: &[Settlement]) -> Result<(), Error> {
+        let rows: Vec<_> = settlements
+            .iter()
+            .map(|s| {
+                let outcome = Outcome::settled(rocket::http::Status::new(s.status));
+                json!([s.use_id, s.status, outcome.as_str()])
+            })
+            .collect();
+        // sqlx 0.7 on SQLite: drive RETURNING to completion (fetch_all), or the write may not
+        // run.
+        let settled = sqlx::query(SETTLE)
+            .bind(json!(rows).to_string())
+            .fetch_all(&mut *self)
+            .await?;
+        let mut returned: Vec<(String, i64)> = Vec::new();
+        for row in &settled {
+            if row.try_get::<&str, _>("outcome")? != Outcome::Returned.as_str() {
+                continue;
+            }
+            let jti: String = row.try_get("jti")?;
+            match returned.iter_mut().find(|(j, _)| *j == jti) {
+                Some((_, n)) => *n += 1,
+                None => returned.push((jti, 1)),
+            }
+        }
+        if !returned.is_empty() {
+            sqlx::query(GIVE_BACK)
+                .bind(json!(returned).to_string())
+                .execute(&mut *self)
+                .await?;
+        }
+        Ok(())
+    }
 
-pub(super) async fn revoke(pool: &SqlitePool, jti: &str, now: i64) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO linktoken_tokens (jti, uses, revoked_at) VALUES (?1, 0, ?2)
-         ON CONFLICT (jti) DO UPDATE SET
-            revoked_at = COALESCE(linktoken_tokens.revoked_at, excluded.revoked_at)",
-    )
-    .bind(jti)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
+    async fn record(&mut self, records: &[Record]) -> Result<(), Error> {
+        let rows: Vec<_> = records
+            .iter()
+            .map(|r| {
+                json!([
+                    r.jti,
+                    r.sub,
+                    r.scope,
+                    r.meta.method,
+                    r.meta.path,
+                    r.meta.client_ip,
+                    r.meta.user_agent,
+                    r.status,
+                    r.outcome.as_str(),
+                    r.at
+                ])
+            })
+            .collect();
+        sqlx::query(RECORD)
+            .bind(json!(rows).to_string())
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
 
-pub(super) async fn revoke_user(
-    pool: &SqlitePool,
-    sub: &str,
-    scope: Option<&str>,
-    before: i64,
-    now: i64,
-) -> Result<(), Error> {
-    sqlx::query(
-        "INSERT INTO linktoken_revocations (sub, scope, issued_before, created_at)
-         VALUES (?1, ?2, ?3, ?4)",
-    )
-    .bind(sub)
-    .bind(scope)
-    .bind(before)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
+    async fn states(&mut self, spends: &[SpendRequest]) -> Result<Vec<LinkNow>, Error> {
+        let rows: Vec<_> = spends
+            .iter()
+            .map(|s| json!([s.claims.jti, s.claims.sub, s.claims.scope, s.issued]))
+            .collect();
+        let states = sqlx::query(STATES)
+            .bind(json!(rows).to_string())
+            .fetch_all(&mut *self)
+            .await?;
+        states
+            .iter()
+            .map(|row| {
+                Ok(LinkNow {
+                    uses: row.try_get("uses")?,
+                    revoked: row.try_get("revoked")?,
+                })
+            })
+            .collect()
+    }
 
-pub(super) async fn token(pool: &SqlitePool, jti: &str) -> Result<Option<TokenRecord>, Error> {
-    let row = sqlx::query(
-        "SELECT jti, sub, scope, aud, max_uses, uses, first_used_at, last_used_at, expires_at,
-                revoked_at
-         FROM linktoken_tokens WHERE jti = ?1",
-    )
-    .bind(jti)
-    .fetch_optional(pool)
-    .await?;
-    row.as_ref().map(token_record).transpose()
-}
+    async fn grant(
+        &mut self,
+        tokens: &[TokenGrant<'_>],
+        spent: &[&SpendRequest],
+    ) -> Result<Vec<i64>, Error> {
+        let tokens: Vec<_> = tokens
+            .iter()
+            .map(|g| {
+                json!([
+                    g.claims.jti,
+                    g.claims.sub,
+                    g.claims.scope,
+                    g.claims.aud,
+                    g.cap,
+                    g.added,
+                    g.now,
+                    g.claims.exp
+                ])
+            })
+            .collect();
+        sqlx::query(GRANT)
+            .bind(json!(tokens).to_string())
+            .execute(&mut *self)
+            .await?;
+        let uses: Vec<_> = spent
+            .iter()
+            .map(|s| {
+                json!([
+                    s.claims.jti,
+                    s.claims.sub,
+                    s.claims.scope,
+                    s.meta.method,
+                    s.meta.path,
+                    s.meta.client_ip,
+                    s.meta.user_agent,
+                    s.now
+                ])
+            })
+            .collect();
+        let rows = sqlx::query(LOG_SPENT)
+            .bind(json!(uses).to_string())
+            .fetch_all(&mut *self)
+            .await?;
+        let mut ids = rows
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<Result<Vec<i64>, _>>()?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
 
-pub(super) async fn uses(pool: &SqlitePool, jti: &str) -> Result<Vec<UseRecord>, Error> {
-    let rows = sqlx::query(
-        "SELECT id, jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at
-         FROM linktoken_uses WHERE jti = ?1 ORDER BY id",
-    )
-    .bind(jti)
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(use_record).collect()
+    async fn end(&mut self, commit: bool) -> Result<(), Error> {
+        let statement = if commit { "COMMIT" } else { "ROLLBACK" };
+        sqlx::query(statement).execute(&mut *self).await?;
+        Ok(())
+    }
 }

@@ -1,0 +1,154 @@
+//! What one request carries from the fairing to the guards and back: the token lifted from its
+//! URL, the request as its rows record it, and every guard's verdict, settled once the response
+//! status is known.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use rocket::http::{Method, Status};
+use rocket::Request;
+
+use crate::store::{Outcome, Record, RequestMeta, Spent};
+use crate::target::TokenParam;
+use crate::{Claims, Error, Ledger};
+
+/// What the fairing learned of a request before routing, and what guards did with it.
+pub(crate) struct LinkContext {
+    token: TokenParam,
+    /// The method as sent: Rocket retries `HEAD` as `GET` before guards run.
+    method: Method,
+    meta: Arc<RequestMeta>,
+    verdicts: Mutex<Vec<Verdict>>,
+}
+
+/// One guard's verdict on the request's token.
+pub(crate) struct Verdict {
+    /// The claims, once the signature held: a verdict without them is never recorded.
+    claims: Option<Claims>,
+    /// The use spent (none for a preview or HEAD), or the refusal.
+    result: Result<Option<Spent>, Error>,
+    at: i64,
+}
+
+impl Verdict {
+    /// A refusal before the signature held: nothing about the token is believed.
+    pub(crate) fn unsigned(error: Error, at: i64) -> Verdict {
+        Verdict {
+            claims: None,
+            result: Err(error),
+            at,
+        }
+    }
+
+    /// The verdict on a genuine token.
+    pub(crate) fn signed(claims: Claims, result: Result<Option<Spent>, Error>, at: i64) -> Verdict {
+        Verdict {
+            claims: Some(claims),
+            result,
+            at,
+        }
+    }
+}
+
+/// The refusal a link-protected route answered with, if any: for an application's own
+/// catchers, which replace the library's pages.
+///
+/// ```
+/// use rocket::{catch, Request};
+///
+/// #[catch(410)]
+/// fn gone(request: &Request<'_>) -> String {
+///     match rocket_linktoken::refusal(request) {
+///         Some(error) => format!("Sorry: {error}"),
+///         None => "Gone.".into(),
+///     }
+/// }
+/// ```
+pub fn refusal(request: &Request<'_>) -> Option<Error> {
+    request
+        .local_cache(|| None::<LinkContext>)
+        .as_ref()?
+        .refusal()
+}
+
+impl LinkContext {
+    pub(crate) fn new(token: TokenParam, method: Method, meta: RequestMeta) -> LinkContext {
+        LinkContext {
+            token,
+            method,
+            meta: Arc::new(meta),
+            verdicts: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn token(&self) -> &TokenParam {
+        &self.token
+    }
+
+    /// The method on the wire (`HEAD` stays `HEAD`).
+    pub(crate) fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The request as its rows record it; its path is the target without the token.
+    pub(crate) fn meta(&self) -> &Arc<RequestMeta> {
+        &self.meta
+    }
+
+    /// A poisoned lock only means a guard panicked while holding it: the verdicts written
+    /// before are still true, and the settlement must not be skipped.
+    fn verdicts(&self) -> MutexGuard<'_, Vec<Verdict>> {
+        self.verdicts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps a guard's verdict for the settlement.
+    pub(crate) fn push(&self, verdict: Verdict) {
+        self.verdicts().push(verdict);
+    }
+
+    /// The use an earlier route of this request spent of link `jti`, if any.
+    pub(crate) fn spent(&self, jti: &str) -> Option<Spent> {
+        self.verdicts()
+            .iter()
+            .find_map(|v| match (&v.claims, &v.result) {
+                (Some(claims), Ok(Some(spent))) if claims.jti == jti => Some(*spent),
+                _ => None,
+            })
+    }
+
+    /// The latest refusal of this request.
+    pub(crate) fn refusal(&self) -> Option<Error> {
+        self.verdicts()
+            .iter()
+            .rev()
+            .find_map(|v| v.result.as_ref().err().cloned())
+    }
+
+    /// Hands every verdict on a genuine token to the ledger's writer with the response status:
+    /// a spent use is settled (given back if the status is an error), anything else gets its
+    /// row. The response does not wait for either.
+    pub(crate) fn settle(&self, ledger: &Ledger, status: Status) {
+        let verdicts = std::mem::take(&mut *self.verdicts());
+        for verdict in verdicts {
+            let Some(claims) = verdict.claims else {
+                continue;
+            };
+            let outcome = match verdict.result {
+                Ok(Some(spent)) => {
+                    ledger.settle(&claims.jti, spent, status);
+                    continue;
+                }
+                Ok(None) => Outcome::Preview,
+                Err(e) => Outcome::from(&e),
+            };
+            ledger.record(Record {
+                jti: claims.jti,
+                sub: claims.sub,
+                scope: claims.scope,
+                meta: Arc::clone(&self.meta),
+                status: status.code,
+                outcome,
+                at: verdict.at,
+            });
+        }
+    }
+}
