@@ -4,8 +4,11 @@
 use std::time::Duration;
 
 use linktoken_tests::app::{app, routes, Gate};
-use linktoken_tests::{backend_tests, Backend, Request, Server, TestDb};
+use linktoken_tests::{
+    backend_tests, rows_of, terminate_sessions, Backend, Request, Server, TestDb, WriteLock,
+};
 use rocket::error::ErrorKind;
+use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket_linktoken::LinkSpec;
 
@@ -171,4 +174,87 @@ fn the_newsletter_release_profile_demands_a_real_secret() {
     assert!(runtime
         .block_on(newsletter::rocket_with(with_secret).ignite())
         .is_ok());
+}
+
+/// Fires `count` copies of a GET at once and returns the responses.
+fn burst(server: &Server, url: &str, count: usize) -> Vec<linktoken_tests::Response> {
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(count));
+    let threads: Vec<_> = (0..count)
+        .map(|_| {
+            let (barrier, addr, url) = (barrier.clone(), server.addr, url.to_string());
+            std::thread::spawn(move || {
+                barrier.wait();
+                linktoken_tests::send(addr, &Request::new("GET", &url))
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+/// The ledger's database failing under the writer, and the writer stopping with the server.
+mod ledger_failures {
+    use super::*;
+
+    backend_tests! {
+        fn a_failed_batch_refuses_every_request_in_it_and_spends_nothing(backend) {
+            // A busy SQLite file answers after the busy timeout, which is `connect_timeout`.
+            let extra = Figment::from(("databases.app.connect_timeout", 1));
+            let Some((server, _, _)) = start(backend, extra) else { return };
+            let link = server.issuer.issue(&LinkSpec::new("1", "default", "/default")).unwrap();
+            let url = server.db_url().to_string();
+
+            let refused = match backend {
+                Backend::Sqlite => {
+                    let lock = server.block_on(WriteLock::take(backend, &url));
+                    let refused = burst(&server, &link.url, 3);
+                    server.block_on(lock.release());
+                    refused
+                }
+                Backend::Postgres => {
+                    // The writer's connection dies under it, as in a database restart.
+                    let warm = server.issuer.issue(&LinkSpec::new("2", "default", "/default")).unwrap();
+                    assert_eq!(server.get(&warm.url).status, 200);
+                    server.block_on(terminate_sessions(&url));
+                    vec![server.get(&link.url)]
+                }
+            };
+            for response in &refused {
+                assert_eq!(response.status, 503, "{}", response.body);
+                assert_eq!(response.header("Retry-After"), Some("5"));
+            }
+            assert!(server.block_on(server.ledger.token(&link.jti)).unwrap().is_none(), "nothing was spent");
+            let rows = server.block_on(server.ledger.uses(&link.jti)).unwrap();
+            let written: Vec<_> = rows.iter().map(|r| (r.status, r.outcome.as_str())).collect();
+            assert_eq!(written, vec![(Some(503), "database"); refused.len()], "their rows were kept and written");
+
+            let response = server.get(&link.url);
+            assert_eq!((response.status, response.body.as_str()), (200, "1 of default"), "the ledger recovered");
+        }
+
+        fn graceful_shutdown_writes_the_settlements_still_waiting(backend) {
+            let Some(db) = TestDb::create(backend) else { return };
+            let (gate, entered) = Gate::new();
+            let lock = std::sync::Arc::new(tokio::sync::Mutex::new(None::<WriteLock>));
+            let release = lock.clone();
+            let rocket = app(backend, &db, gate.clone(), Figment::from(("databases.app.connect_timeout", 1)))
+                .attach(AdHoc::on_shutdown("release the ledger", move |_| Box::pin(async move {
+                    if let Some(lock) = release.lock().await.take() {
+                        lock.release().await;
+                    }
+                })));
+            let server = Server::launch(rocket, None);
+            let link = server.issuer.issue(&LinkSpec::new("1", "slow", "/slow")).unwrap();
+            let (addr, url) = (server.addr, link.url.clone());
+            let request = std::thread::spawn(move || linktoken_tests::send(addr, &Request::new("GET", &url)));
+            entered.recv_timeout(Duration::from_secs(30)).expect("the handler is entered");
+
+            // The use is spent; its settlement will find the ledger locked until shutdown.
+            *lock.blocking_lock() = Some(server.block_on(WriteLock::take(backend, &db.url)));
+            gate.release();
+            assert_eq!(request.join().unwrap().status, 200);
+            server.stop();
+
+            assert_eq!(rows_of(backend, &db.url, &link.jti), [(Some(200), "spent".to_string())]);
+        }
+    }
 }

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
-use rocket::{Build, Rocket};
+use rocket::{Build, Ignite, Rocket};
 use rocket_linktoken::{Issuer, Ledger};
 
 pub mod app;
@@ -149,8 +149,9 @@ pub struct Server {
     /// Its ledger, to read rows back.
     pub ledger: Ledger,
     shutdown: rocket::Shutdown,
+    launched: Option<tokio::task::JoinHandle<Result<Rocket<Ignite>, rocket::Error>>>,
     runtime: Option<tokio::runtime::Runtime>,
-    _db: Option<TestDb>,
+    db: Option<TestDb>,
 }
 
 impl Server {
@@ -174,7 +175,7 @@ impl Server {
             .enable_all()
             .build()
             .unwrap();
-        let (addr, issuer, ledger, shutdown) = runtime.block_on(async {
+        let (addr, issuer, ledger, shutdown, launched) = runtime.block_on(async {
             let (tx, rx) = tokio::sync::oneshot::channel();
             let tx = std::sync::Mutex::new(Some(tx));
             let rocket = rocket.attach(AdHoc::on_liftoff("test address", move |rocket| {
@@ -195,21 +196,30 @@ impl Server {
                 .cloned()
                 .expect("the fairing manages a Ledger");
             let shutdown = rocket.shutdown();
-            tokio::spawn(rocket.launch());
+            let launched = tokio::spawn(rocket.launch());
             let addr = tokio::time::timeout(Duration::from_secs(30), rx)
                 .await
                 .expect("the test server lifts off in time")
                 .expect("the test server reports its address");
-            (addr, issuer, ledger, shutdown)
+            (addr, issuer, ledger, shutdown, launched)
         });
         Server {
             addr,
             issuer,
             ledger,
             shutdown,
+            launched: Some(launched),
             runtime: Some(runtime),
-            _db: db,
+            db,
         }
+    }
+
+    /// The URL of the database this server was launched on and owns.
+    pub fn db_url(&self) -> &str {
+        self.db
+            .as_ref()
+            .map(|db| db.url.as_str())
+            .expect("the server owns its database")
     }
 
     /// Runs a future on the server's runtime (for ledger reads).
@@ -218,6 +228,18 @@ impl Server {
             .as_ref()
             .expect("the runtime lives as long as the server")
             .block_on(future)
+    }
+
+    /// Shuts the server down as Rocket does gracefully (its shutdown fairings run), then ends
+    /// its runtime at once: whatever was still running in the background stops there.
+    pub fn stop(mut self) {
+        self.shutdown.clone().notify();
+        if let (Some(runtime), Some(launched)) = (self.runtime.take(), self.launched.take()) {
+            let finished = runtime
+                .block_on(async { tokio::time::timeout(Duration::from_secs(30), launched).await });
+            assert!(finished.is_ok(), "the server shuts down in time");
+            runtime.shutdown_background();
+        }
     }
 
     /// Sends one request and reads the whole response.
@@ -453,4 +475,77 @@ macro_rules! backend_tests {
             )*
         }
     };
+}
+
+/// Holds the ledger's tables against every writer until released: SQLite's exclusive lock on
+/// the file, or a PostgreSQL table lock. Reads of PostgreSQL go on meanwhile.
+pub enum WriteLock {
+    /// A connection inside `BEGIN EXCLUSIVE`.
+    Sqlite(rocket_db_pools::sqlx::SqliteConnection),
+    /// A connection inside a transaction holding both ledger tables.
+    Postgres(Box<rocket_db_pools::sqlx::PgConnection>),
+}
+
+impl WriteLock {
+    /// Takes the lock on the database at `url`.
+    pub async fn take(backend: Backend, url: &str) -> WriteLock {
+        use rocket_db_pools::sqlx::{Connection, Executor, PgConnection, SqliteConnection};
+        match backend {
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::connect(url).await.unwrap();
+                conn.execute("BEGIN EXCLUSIVE").await.unwrap();
+                WriteLock::Sqlite(conn)
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::connect(url).await.unwrap();
+                conn.execute(
+                    "BEGIN; LOCK TABLE linktoken_uses, linktoken_tokens IN EXCLUSIVE MODE",
+                )
+                .await
+                .unwrap();
+                WriteLock::Postgres(Box::new(conn))
+            }
+        }
+    }
+
+    /// Lets the writers go on.
+    pub async fn release(self) {
+        use rocket_db_pools::sqlx::Executor;
+        match self {
+            WriteLock::Sqlite(mut conn) => conn.execute("ROLLBACK").await.map(drop),
+            WriteLock::Postgres(mut conn) => conn.execute("ROLLBACK").await.map(drop),
+        }
+        .unwrap();
+    }
+}
+
+/// `(status, outcome)` of a link's rows, read on a connection of its own (for a database whose
+/// server has stopped).
+pub fn rows_of(backend: Backend, url: &str, jti: &str) -> Vec<(Option<u16>, String)> {
+    use rocket_db_pools::sqlx::{PgPool, SqlitePool};
+    use rocket_linktoken::LedgerPool;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let ledger = match backend {
+            Backend::Sqlite => SqlitePool::connect(url).await.unwrap().ledger(),
+            Backend::Postgres => PgPool::connect(url).await.unwrap().ledger(),
+        };
+        let rows = ledger.uses(jti).await.unwrap();
+        rows.into_iter().map(|r| (r.status, r.outcome)).collect()
+    })
+}
+
+/// Ends every other session on the PostgreSQL database at `url`, as a database restart would.
+pub async fn terminate_sessions(url: &str) {
+    use rocket_db_pools::sqlx::{Connection, Executor, PgConnection};
+    let mut conn = PgConnection::connect(url).await.unwrap();
+    conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .await
+    .unwrap();
 }
