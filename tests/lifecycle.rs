@@ -96,6 +96,29 @@ backend_tests! {
         assert_eq!(server.get(&link.url).status, 410);
     }
 
+    fn a_route_forwarded_to_checks_the_link_for_itself(backend) {
+        let Some((server, _, _)) = start(backend, Figment::new()) else { return };
+        let view = server.issuer.issue(&LinkSpec::new("1", "view", "/item")).unwrap();
+        fn plain(url: &str) -> Request<'_> {
+            Request::new("POST", url).header("Content-Type", "text/plain").body("item 7")
+        }
+        for _ in 0..3 {
+            let response = server.send(&plain(&view.url));
+            assert_eq!(response.status, 403, "a view link does not delete: {}", response.body);
+        }
+        assert_eq!(server.block_on(server.ledger.token(&view.jti)).unwrap().map(|t| t.uses), Some(0));
+        let rows = server.block_on(server.ledger.uses(&view.jti)).unwrap();
+        let first: Vec<_> = rows.iter().take(2).map(|r| (r.status, r.outcome.as_str())).collect();
+        assert_eq!(first, [(Some(403), "returned"), (Some(403), "wrong_scope")], "the view route's use was given back");
+
+        // The same link on two routes: the one forwarded to holds the use to its own cap.
+        let note = server.issuer.issue(&LinkSpec::new("1", "note", "/note")).unwrap();
+        assert_eq!(server.send(&Request::new("POST", &note.url).form("name=n")).status, 200);
+        let response = server.send(&plain(&note.url));
+        assert_eq!(response.status, 410, "the second use is past the archive route's cap: {}", response.body);
+        assert_eq!(server.block_on(server.ledger.token(&note.jti)).unwrap().map(|t| t.uses), Some(1));
+    }
+
     fn a_configured_proxy_header_is_believed(backend) {
         let extra = Figment::new().merge(("linktoken.client_ip_header", "X-Forwarded-For"));
         let Some((server, _, _)) = start(backend, extra) else { return };

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use rocket::figment::Figment;
+use rocket::form::Form;
 use rocket::http::Status;
 use rocket::request::{self, FromRequest};
-use rocket::{get, routes, Build, Request, Rocket, Route, State};
+use rocket::{get, post, routes, Build, FromForm, Request, Rocket, Route, State};
 use rocket_db_pools::{sqlx, Database};
 use rocket_linktoken::{expiring_link, BoxError, LinkUser, TokenUser};
 
@@ -115,6 +116,40 @@ fn forwarded_to(user: TokenUser<Member>) -> String {
     format!("use {} of 1", user.uses().unwrap_or(0))
 }
 
+/// A form field, so that a body of another type makes the form guard forward.
+#[derive(FromForm)]
+pub struct Item {
+    name: String,
+}
+
+/// Looks at an item with a `view` link; a body that is not a form forwards to the next route.
+#[expiring_link(scope = "view", max_uses = 5)]
+#[post("/item", data = "<item>")]
+fn view_item(user: TokenUser<Member>, item: Form<Item>) -> String {
+    format!("{} viewed {}", user.0, item.name)
+}
+
+/// Deletes an item with a `delete` link, at most once: same path, the body as plain text.
+#[expiring_link(scope = "delete", max_uses = 1)]
+#[post("/item", data = "<body>", rank = 2)]
+fn delete_item(user: TokenUser<Member>, body: String) -> String {
+    format!("{} deleted {body}", user.0)
+}
+
+/// Reads a note with a link of five uses; a body that is not a form forwards.
+#[expiring_link(scope = "note", max_uses = 5)]
+#[post("/note", data = "<item>")]
+fn read_note(user: TokenUser<Member>, item: Form<Item>) -> String {
+    format!("{} read {}", user.0, item.name)
+}
+
+/// Archives a note with the same link, on its first use only.
+#[expiring_link(scope = "note", max_uses = 1)]
+#[post("/note", data = "<body>", rank = 2)]
+fn archive_note(user: TokenUser<Member>, body: String) -> String {
+    format!("{} archived {body}", user.0)
+}
+
 /// The test application's routes.
 pub fn routes() -> Vec<Route> {
     routes![
@@ -123,7 +158,11 @@ pub fn routes() -> Vec<Route> {
         default_cap,
         default_preview,
         forwards,
-        forwarded_to
+        forwarded_to,
+        view_item,
+        delete_item,
+        read_note,
+        archive_note
     ]
 }
 

@@ -300,6 +300,12 @@ impl<'a> Request<'a> {
         self.body = Some(body.to_string());
         self
     }
+
+    /// A body as it is, with whatever `Content-Type` the caller sets.
+    pub fn body(mut self, body: &str) -> Self {
+        self.body = Some(body.to_string());
+        self
+    }
 }
 
 /// A response, read to the end.
