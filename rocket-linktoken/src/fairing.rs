@@ -155,10 +155,11 @@ where
             return;
         };
         // Every response has been sent: write what they settled before the process ends.
-        for _ in 0..SHUTDOWN_FLUSHES {
+        for attempt in 1..=SHUTDOWN_FLUSHES {
             if configured.ledger.flush().await {
                 return;
             }
+            rocket::tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
         }
         rocket::error!(
             "rocket-linktoken: the ledger could not write every settlement before shutdown"
@@ -166,8 +167,8 @@ where
     }
 }
 
-/// Tries to write the last settlements at shutdown (the writer backs off between them).
-const SHUTDOWN_FLUSHES: usize = 5;
+/// Tries to write the last settlements at shutdown, a little further apart each time.
+const SHUTDOWN_FLUSHES: u64 = 5;
 
 async fn ignite<D>(rocket: &Rocket<Build>) -> Result<(Configured, Issuer), Error>
 where

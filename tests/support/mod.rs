@@ -97,6 +97,28 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// On PostgreSQL, makes the database unreachable as an outage would (every session ended,
+    /// new ones refused), or reachable again. SQLite files have no such thing: a no-op.
+    pub fn set_reachable(&self, reachable: bool) {
+        if let Cleanup::Postgres { admin, name } = &self.cleanup {
+            postgres_admin(
+                admin,
+                &format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS {reachable}"),
+            );
+            if !reachable {
+                postgres_admin(
+                    admin,
+                    &format!(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = '{name}'"
+                    ),
+                );
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {
@@ -214,12 +236,9 @@ impl Server {
         }
     }
 
-    /// The URL of the database this server was launched on and owns.
-    pub fn db_url(&self) -> &str {
-        self.db
-            .as_ref()
-            .map(|db| db.url.as_str())
-            .expect("the server owns its database")
+    /// The database this server was launched on and owns.
+    pub fn db(&self) -> &TestDb {
+        self.db.as_ref().expect("the server owns its database")
     }
 
     /// Runs a future on the server's runtime (for ledger reads).
@@ -542,16 +561,4 @@ pub fn rows_of(backend: Backend, url: &str, jti: &str) -> Vec<(Option<u16>, Stri
         let rows = ledger.uses(jti).await.unwrap();
         rows.into_iter().map(|r| (r.status, r.outcome)).collect()
     })
-}
-
-/// Ends every other session on the PostgreSQL database at `url`, as a database restart would.
-pub async fn terminate_sessions(url: &str) {
-    use rocket_db_pools::sqlx::{Connection, Executor, PgConnection};
-    let mut conn = PgConnection::connect(url).await.unwrap();
-    conn.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .await
-    .unwrap();
 }

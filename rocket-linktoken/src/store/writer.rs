@@ -1,22 +1,25 @@
-//! The ledger's one writer: group commit.
+//! The ledger's writer: group commit.
 //!
 //! Requests hand their spends, and responses their settlements and refusal rows, to a queue.
-//! One task per ledger takes everything waiting, writes it in one transaction on a connection
-//! of its own, and answers each spend on its own. While a batch is being written the next one
-//! gathers, so the busier the server, the larger the batches and the fewer the commits. On
-//! SQLite the library's writes never wait behind each other for the write lock; on PostgreSQL
-//! each batch is a handful of statements whatever its size.
+//! A lane of the writer takes everything waiting, writes it in one transaction on a connection
+//! of its own, and answers each spend on its own. While one batch is being written the next
+//! gathers, so the busier the server, the larger the batches and the fewer the commits.
+//! Batches are formed and their statements run in turn, in arrival order; on PostgreSQL the
+//! commits of a few lanes overlap (each commit waits for the log to reach the disk, and
+//! concurrent commits share that wait). On SQLite there is one lane: the library's writes never
+//! wait behind each other for the write lock.
 //!
 //! A batch that fails fails its spends closed (the requests are refused, never let through),
-//! and keeps its settlements and rows to write again until they are written.
+//! and keeps its settlements and rows to write again, after a backoff, until they are written.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
+use rocket::tokio::select;
 use rocket::tokio::sync::mpsc::error::TryRecvError;
 use rocket::tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
-use rocket::tokio::sync::oneshot;
-use rocket::tokio::time::timeout;
+use rocket::tokio::sync::{oneshot, Mutex, Notify, RwLock};
+use rocket::tokio::time::{sleep_until, Instant};
 
 use super::{decide, token_grants, Backend, Dialect, Record, Settlement, SpendRequest, Spent};
 use crate::Error;
@@ -38,7 +41,7 @@ enum Job {
     Flush(oneshot::Sender<bool>),
 }
 
-/// The handle requests use to reach the writer task.
+/// The handle requests use to reach the writer's lanes.
 pub(super) struct Writer {
     jobs: UnboundedSender<Job>,
 }
@@ -54,10 +57,21 @@ fn stopped() -> Error {
 }
 
 impl Writer {
-    /// Starts the writer task on the current Tokio runtime.
+    /// Starts the writer's lanes on the current Tokio runtime.
     pub(super) fn start(backend: Backend) -> Writer {
         let (jobs, queue) = mpsc::unbounded_channel();
-        rocket::tokio::spawn(run(backend, queue));
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                jobs: queue,
+                open: true,
+            }),
+            writing: Arc::new(RwLock::new(())),
+            retry: std::sync::Mutex::new(Retry::default()),
+            retry_added: Notify::new(),
+        });
+        for _ in 0..lanes(&backend) {
+            rocket::tokio::spawn(lane(backend.clone(), Arc::clone(&shared)));
+        }
         Writer { jobs }
     }
 
@@ -85,6 +99,8 @@ impl Writer {
         }
     }
 
+    /// Writes everything handed over before, retries included (without waiting for their
+    /// backoff). Whether nothing is left unwritten.
     pub(super) async fn flush(&self) -> bool {
         let (reply, answer) = oneshot::channel();
         if self.jobs.send(Job::Flush(reply)).is_err() {
@@ -149,83 +165,216 @@ impl Connection {
         })
     }
 
-    async fn write(&mut self, batch: &Batch) -> Result<Vec<Result<Spent, Error>>, Error> {
+    fn dialect(&mut self) -> &mut dyn Dialect {
         match self {
             #[cfg(feature = "sqlite")]
-            Connection::Sqlite(conn) => write(conn, batch).await,
+            Connection::Sqlite(conn) => conn,
             #[cfg(feature = "postgres")]
-            Connection::Postgres(conn) => write(&mut **conn, batch).await,
+            Connection::Postgres(conn) => &mut **conn,
         }
     }
 }
 
-async fn run(backend: Backend, mut queue: UnboundedReceiver<Job>) {
-    let mut connection: Option<Connection> = None;
-    // Settlements and rows whose batch failed, written again with the next one.
-    let mut unwritten = Batch::default();
-    let mut failures: u32 = 0;
-    let mut open = true;
-    loop {
-        let mut batch = std::mem::take(&mut unwritten);
-        let mut replies = Vec::new();
-        let mut flushes = Vec::new();
-        let mut take = |job: Job, batch: &mut Batch| match job {
+/// How many batches may be written at once: SQLite has one write lock, so one; PostgreSQL
+/// commits concurrent transactions with one flush of its log, so a few.
+fn lanes(backend: &Backend) -> usize {
+    match backend {
+        #[cfg(feature = "sqlite")]
+        Backend::Sqlite(_) => 1,
+        #[cfg(feature = "postgres")]
+        Backend::Postgres(_) => 3,
+    }
+}
+
+/// What the lanes of one writer share.
+struct Shared {
+    /// The queue, taken in turn: a lane holds it while it gathers a batch and runs its
+    /// statements, so rows get ids in order of arrival, locks are taken in the order batches
+    /// were formed, and a use given back is there for a spend queued after it.
+    queue: Mutex<Queue>,
+    /// Held (shared) by each batch being written; a flush takes it alone, to wait for every
+    /// batch formed before it.
+    writing: Arc<RwLock<()>>,
+    /// Settlements and rows whose batch failed, for any lane to write again.
+    retry: std::sync::Mutex<Retry>,
+    /// Wakes a lane waiting for jobs when rows are kept for a retry.
+    retry_added: Notify,
+}
+
+struct Queue {
+    jobs: UnboundedReceiver<Job>,
+    open: bool,
+}
+
+/// Rows to write again, and when.
+#[derive(Default)]
+struct Retry {
+    batch: Batch,
+    /// Failed batches in a row.
+    failures: u32,
+    due: Option<Instant>,
+}
+
+impl Shared {
+    fn retry(&self) -> std::sync::MutexGuard<'_, Retry> {
+        self.retry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The rows to write again, if their backoff is over (or `now` regardless).
+    fn take_retry(&self, now: bool) -> Option<Batch> {
+        let mut retry = self.retry();
+        let due = retry.due.is_some_and(|due| now || due <= Instant::now());
+        if !due {
+            return None;
+        }
+        retry.due = None;
+        Some(std::mem::take(&mut retry.batch))
+    }
+
+    /// Keeps a failed batch's rows for a retry after a backoff.
+    fn keep_for_retry(&self, settlements: Vec<Settlement>, records: Vec<Record>) {
+        let mut retry = self.retry();
+        retry.failures = retry.failures.saturating_add(1);
+        retry.batch.settlements.extend(settlements);
+        retry.batch.records.extend(records);
+        let excess = retry.batch.records.len().saturating_sub(MOST_RECORDS_KEPT);
+        if excess > 0 {
+            retry.batch.records.drain(..excess);
+            rocket::error!("rocket-linktoken: {excess} rows of refused attempts dropped");
+        }
+        if retry.batch.rows() > 0 {
+            retry.due = Some(Instant::now() + backoff(retry.failures));
+        }
+        drop(retry);
+        self.retry_added.notify_one();
+    }
+
+    fn succeeded(&self) {
+        self.retry().failures = 0;
+    }
+}
+
+/// A batch being gathered, with whom to answer.
+#[derive(Default)]
+struct Gathered {
+    batch: Batch,
+    replies: Vec<oneshot::Sender<Result<Spent, Error>>>,
+    flushes: Vec<oneshot::Sender<bool>>,
+}
+
+impl Gathered {
+    fn take(&mut self, job: Job) {
+        match job {
             Job::Spend(request, reply) => {
-                batch.spends.push(request);
-                replies.push(reply);
+                self.batch.spends.push(request);
+                self.replies.push(reply);
             }
-            Job::Settle(settlement) => batch.settlements.push(settlement),
-            Job::Record(record) => batch.records.push(record),
-            Job::Flush(reply) => flushes.push(reply),
+            Job::Settle(settlement) => self.batch.settlements.push(settlement),
+            Job::Record(record) => self.batch.records.push(record),
+            Job::Flush(reply) => self.flushes.push(reply),
+        }
+    }
+
+    fn add_retry(&mut self, retry: Batch) {
+        self.batch.settlements.extend(retry.settlements);
+        self.batch.records.extend(retry.records);
+    }
+}
+
+/// Gathers what is waiting: rows due for a retry, then every job queued. Waits for a first
+/// job, or for the next retry to be due. `None` once the queue is closed and the retries are
+/// done or given up.
+async fn gather(queue: &mut Queue, shared: &Shared) -> Option<Gathered> {
+    let mut gathered = Gathered::default();
+    loop {
+        if let Some(retry) = shared.take_retry(false) {
+            gathered.add_retry(retry);
+            break;
+        }
+        let due = shared.retry().due;
+        if !queue.open {
+            let failures = shared.retry().failures;
+            match due {
+                Some(due) if failures <= TRIES_WHEN_CLOSING => sleep_until(due).await,
+                Some(_) => {
+                    let left = shared.retry().batch.rows();
+                    rocket::error!(
+                        "rocket-linktoken: the ledger closed with {left} rows unwritten"
+                    );
+                    return None;
+                }
+                None => return None,
+            }
+            continue;
+        }
+        select! {
+            job = queue.jobs.recv() => match job {
+                Some(job) => {
+                    gathered.take(job);
+                    break;
+                }
+                None => queue.open = false,
+            },
+            () = async { if let Some(due) = due { sleep_until(due).await } }, if due.is_some() => {}
+            () = shared.retry_added.notified() => {}
+        }
+    }
+    while queue.open
+        && gathered.batch.spends.len() < MOST_SPENDS
+        && gathered.batch.rows() < MOST_ROWS
+    {
+        match queue.jobs.try_recv() {
+            Ok(job) => gathered.take(job),
+            Err(TryRecvError::Empty) => break,
+            Err(TryRecvError::Disconnected) => queue.open = false,
+        }
+    }
+    if !gathered.flushes.is_empty() {
+        if let Some(retry) = shared.take_retry(true) {
+            gathered.add_retry(retry);
+        }
+    }
+    Some(gathered)
+}
+
+async fn lane(backend: Backend, shared: Arc<Shared>) {
+    let mut connection: Option<Connection> = None;
+    loop {
+        let mut queue = shared.queue.lock().await;
+        let Some(Gathered {
+            batch,
+            replies,
+            flushes,
+        }) = gather(&mut queue, &shared).await
+        else {
+            return;
         };
-
-        if batch.is_empty() {
-            // Nothing to retry: sleep until a job arrives.
-            match queue.recv().await {
-                Some(job) => take(job, &mut batch),
-                None => return,
-            }
-        } else if !open {
-            if failures > TRIES_WHEN_CLOSING {
-                rocket::error!(
-                    "rocket-linktoken: the ledger closed with {} settlements and {} rows unwritten",
-                    batch.settlements.len(),
-                    batch.records.len()
-                );
-                return;
-            }
-            rocket::tokio::time::sleep(backoff(failures)).await;
-        } else if failures > 0 {
-            // Something to retry after a failure: wait a little for the database to recover,
-            // but not for a new spend, which is answered at once.
-            match timeout(backoff(failures), queue.recv()).await {
-                Ok(Some(job)) => take(job, &mut batch),
-                Ok(None) => open = false,
-                Err(_elapsed) => {}
-            }
-        }
-        while open && batch.spends.len() < MOST_SPENDS && batch.rows() < MOST_ROWS {
-            match queue.try_recv() {
-                Ok(job) => take(job, &mut batch),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => open = false,
-            }
-        }
-
+        let writing = Arc::clone(&shared.writing).read_owned().await;
         let written = if batch.is_empty() {
+            drop(queue);
             Ok(Vec::new())
         } else {
-            write_on(&backend, &mut connection, &batch).await
+            // Statements run in turn, so rows get ids in order of arrival and locks are taken
+            // in order; only the commits (each a flush of the database's log) overlap.
+            let stepped = write_in_turn(&backend, &mut connection, &batch).await;
+            drop(queue);
+            match stepped {
+                Ok(results) => commit(&mut connection).await.map(|()| results),
+                Err(e) => Err(e),
+            }
         };
+        drop(writing);
         match written {
             Ok(results) => {
-                failures = 0;
+                shared.succeeded();
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
             }
             Err(e) => {
-                failures = failures.saturating_add(1);
+                // A connection that failed is dropped, so the next batch starts on a fresh
+                // one (and a restarted database is found).
+                connection = None;
                 rocket::error!(
                     "rocket-linktoken: the ledger could not write {} spends and {} rows: {e}",
                     batch.spends.len(),
@@ -234,25 +383,24 @@ async fn run(backend: Backend, mut queue: UnboundedReceiver<Job>) {
                 for reply in replies {
                     let _ = reply.send(Err(e.clone()));
                 }
-                unwritten.settlements = batch.settlements;
-                unwritten.records = batch.records;
-                let excess = unwritten.records.len().saturating_sub(MOST_RECORDS_KEPT);
-                if excess > 0 {
-                    unwritten.records.drain(..excess);
-                    rocket::error!("rocket-linktoken: {excess} rows of refused attempts dropped");
-                }
+                shared.keep_for_retry(batch.settlements, batch.records);
             }
         }
-        let settled = unwritten.is_empty();
-        for reply in flushes {
-            let _ = reply.send(settled);
+        if !flushes.is_empty() {
+            let _every_batch_before = shared.writing.write().await;
+            let settled = shared.retry().batch.rows() == 0;
+            for reply in flushes {
+                let _ = reply.send(settled);
+            }
         }
     }
 }
 
-/// Writes a batch on the writer's connection, opening one if needed. A connection that failed
-/// is dropped, so the next batch starts on a fresh one (and a restarted database is found).
-async fn write_on(
+/// Begins a batch's transaction on the lane's connection (opening one if needed) and runs its
+/// statements: settlements first (so a use given back is there for the spends behind it), then
+/// the rows of attempts that spent nothing, then the spends, decided together. Rolls back on a
+/// failure.
+async fn write_in_turn(
     backend: &Backend,
     connection: &mut Option<Connection>,
     batch: &Batch,
@@ -260,12 +408,23 @@ async fn write_on(
     let conn = match connection {
         Some(conn) => conn,
         None => connection.insert(Connection::open(backend).await?),
-    };
-    let written = conn.write(batch).await;
-    if written.is_err() {
-        *connection = None;
     }
-    written
+    .dialect();
+    conn.begin(&batch.links()).await?;
+    let results = steps(conn, batch).await;
+    if results.is_err() {
+        // The connection is dropped after a failure anyway; a rollback that fails too has
+        // nothing to add.
+        let _ = conn.end(false).await;
+    }
+    results
+}
+
+async fn commit(connection: &mut Option<Connection>) -> Result<(), Error> {
+    match connection {
+        Some(conn) => conn.dialect().end(true).await,
+        None => Err(protocol("the ledger's connection went away")),
+    }
 }
 
 /// How long to wait before writing again after `failures` failed batches in a row.
@@ -273,31 +432,7 @@ fn backoff(failures: u32) -> Duration {
     Duration::from_millis(50u64.saturating_mul(1 << failures.min(6)))
 }
 
-/// One transaction: settlements first (so a use given back is there for the spends behind it),
-/// then the rows of attempts that spent nothing, then the spends, decided together.
-async fn write<C: Dialect>(
-    conn: &mut C,
-    batch: &Batch,
-) -> Result<Vec<Result<Spent, Error>>, Error> {
-    conn.begin(&batch.links()).await?;
-    match steps(conn, batch).await {
-        Ok(results) => {
-            conn.end(true).await?;
-            Ok(results)
-        }
-        Err(e) => {
-            // The connection is dropped after a failure anyway; a rollback that fails too has
-            // nothing to add.
-            let _ = conn.end(false).await;
-            Err(e)
-        }
-    }
-}
-
-async fn steps<C: Dialect>(
-    conn: &mut C,
-    batch: &Batch,
-) -> Result<Vec<Result<Spent, Error>>, Error> {
+async fn steps(conn: &mut dyn Dialect, batch: &Batch) -> Result<Vec<Result<Spent, Error>>, Error> {
     if !batch.settlements.is_empty() {
         conn.settle(&batch.settlements).await?;
     }
