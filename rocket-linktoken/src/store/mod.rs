@@ -342,20 +342,23 @@ pub(crate) fn token_grants<'a>(granted: &[&'a SpendRequest]) -> Vec<TokenGrant<'
 }
 
 /// One SQL dialect's part of a batch. The writer calls these in order inside one transaction
-/// on its own connection; every method sees the writes of the ones before.
+/// on its own connection; every method sees the writes of the ones before. Each is one round
+/// trip to the database, whatever the batch's size.
 #[rocket::async_trait]
 pub(crate) trait Dialect: Send {
     /// Begins the transaction, holding off every other writer of these links (sorted ids)
     /// until it ends, on this server and on any other sharing the database.
     async fn begin(&mut self, links: &[&str]) -> Result<(), Error>;
-    /// Writes the statuses of spent uses whose rows have none yet, and gives back the uses of
-    /// those with an error status. A settlement already written is left alone, so writing one
-    /// twice gives nothing back twice.
-    async fn settle(&mut self, settlements: &[Settlement]) -> Result<(), Error>;
-    /// Inserts the rows of attempts that spent nothing.
-    async fn record(&mut self, records: &[Record]) -> Result<(), Error>;
-    /// What the database says of each spend's link, in the spends' order.
-    async fn states(&mut self, spends: &[SpendRequest]) -> Result<Vec<LinkNow>, Error>;
+    /// Writes the statuses of spent uses whose rows have none yet (giving back the uses of
+    /// those with an error status) and the rows of attempts that spent nothing, then reads
+    /// what the database says of each spend's link, in the spends' order. A settlement
+    /// already written is left alone, so writing one twice gives nothing back twice.
+    async fn settle_then_read(
+        &mut self,
+        settlements: &[Settlement],
+        records: &[Record],
+        spends: &[SpendRequest],
+    ) -> Result<Vec<LinkNow>, Error>;
     /// Adds the granted uses to the links' rows and inserts each granted spend's row (status
     /// unknown), returning the new rows' ids in the order of `spent`.
     async fn grant(

@@ -1,7 +1,8 @@
 //! The ledger on PostgreSQL: several application servers sharing one database.
 //!
 //! A batch's rows travel as one array parameter per column, read with `unnest`, so each
-//! statement has one text whatever the batch size and stays prepared. Servers sharing the
+//! statement has one text whatever the batch size and stays prepared; a batch is four round
+//! trips (begin and lock, settle and read, grant, commit). Servers sharing the
 //! database take a transaction-scoped advisory lock per link (in sorted order, so two batches
 //! never wait for each other in a cycle) before reading the links they spend: between a batch's
 //! read and its write no other server changes those links' counts, and each use is granted
@@ -82,34 +83,35 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {
 
 common_statements!(PgPool);
 
-/// Locks each link of the batch (`$1`, sorted) until the transaction ends.
-const LOCK: &str = "SELECT count(pg_advisory_xact_lock(k)) FROM
-    (SELECT DISTINCT hashtextextended(j, 0) AS k FROM unnest($1::text[]) AS j ORDER BY k) AS keys";
-
-/// Marks settled rows, and gives back the uses of those whose status is an error.
-const SETTLE: &str = "WITH settled AS (
+/// Writes settlements (`$1`-`$3`: use ids, statuses, outcomes; uses of rows whose status is
+/// still empty and whose outcome is `$4` are given back) and the rows of attempts that spent
+/// nothing (`$5`-`$14`), then reads each spend's link (`$15`-`$18`: jti, sub, scope, issued):
+/// one statement. Its reads see the table as the statement began, so a link whose uses are
+/// given back here reads its count from the give-back's own `RETURNING`.
+const SETTLE_THEN_READ: &str = "WITH settled AS (
         UPDATE linktoken_uses AS u SET status = s.status, outcome = s.outcome
         FROM unnest($1::bigint[], $2::int[], $3::text[]) AS s(id, status, outcome)
         WHERE u.id = s.id AND u.status IS NULL
         RETURNING u.jti, u.outcome
+    ), given AS (
+        UPDATE linktoken_tokens AS t SET uses = GREATEST(t.uses - g.n, 0)
+        FROM (SELECT jti, count(*) AS n FROM settled WHERE outcome = $4 GROUP BY jti) AS g
+        WHERE t.jti = g.jti
+        RETURNING t.jti, t.uses
+    ), recorded AS (
+        INSERT INTO linktoken_uses
+            (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
+        SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+            $10::text[], $11::text[], $12::int[], $13::text[], $14::bigint[])
     )
-    UPDATE linktoken_tokens AS t SET uses = GREATEST(t.uses - g.n, 0)
-    FROM (SELECT jti, count(*) AS n FROM settled WHERE outcome = $4 GROUP BY jti) AS g
-    WHERE t.jti = g.jti";
-
-const RECORD: &str = "INSERT INTO linktoken_uses
-        (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-        $6::text[], $7::text[], $8::int[], $9::text[], $10::bigint[])";
-
-/// For each `(jti, sub, scope, issued)`, in order: the uses kept and whether it is revoked.
-const STATES: &str = "SELECT COALESCE(t.uses, 0) AS uses,
+    SELECT COALESCE(g.uses, t.uses, 0) AS uses,
         (t.revoked_at IS NOT NULL OR EXISTS (SELECT 1 FROM linktoken_revocations r
             WHERE r.sub = s.sub AND (r.scope IS NULL OR r.scope = s.scope)
               AND r.issued_before >= s.issued)) AS revoked
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+    FROM unnest($15::text[], $16::text[], $17::text[], $18::bigint[])
         WITH ORDINALITY AS s(jti, sub, scope, issued, i)
     LEFT JOIN linktoken_tokens AS t ON t.jti = s.jti
+    LEFT JOIN given AS g ON g.jti = s.jti
     ORDER BY s.i";
 
 /// Adds granted uses and inserts the spent uses' rows in order. The identity's `nextval` is
@@ -136,6 +138,15 @@ const GRANT: &str = "WITH granted AS (
     ORDER BY u.i
     RETURNING id";
 
+/// The advisory lock of a link: its id's 64-bit FNV-1a hash. Every server computes the same
+/// key for the same link; two links sharing a key only wait for each other.
+fn lock_key(link: &str) -> i64 {
+    let hash = link.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
 /// Collects one column of a batch.
 fn column<'a, T, R>(rows: &'a [T], value: impl Fn(&'a T) -> R) -> Vec<R> {
     rows.iter().map(value).collect()
@@ -144,28 +155,37 @@ fn column<'a, T, R>(rows: &'a [T], value: impl Fn(&'a T) -> R) -> Vec<R> {
 #[rocket::async_trait]
 impl Dialect for PgConnection {
     async fn begin(&mut self, links: &[&str]) -> Result<(), Error> {
-        sqlx::query("BEGIN").execute(&mut *self).await?;
-        if !links.is_empty() {
-            sqlx::query(LOCK).bind(links).execute(&mut *self).await?;
+        // One round trip: the lock keys are integers, written into the text, so `BEGIN` and
+        // the locks travel together (a query with parameters holds one statement only).
+        let mut keys: Vec<i64> = links.iter().map(|link| lock_key(link)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut begin = String::from("BEGIN");
+        if !keys.is_empty() {
+            let locks: Vec<String> = keys
+                .iter()
+                .map(|key| format!("pg_advisory_xact_lock({key})"))
+                .collect();
+            begin.push_str("; SELECT ");
+            begin.push_str(&locks.join(", "));
         }
+        sqlx::Executor::execute(&mut *self, begin.as_str()).await?;
         Ok(())
     }
 
-    async fn settle(&mut self, settlements: &[Settlement]) -> Result<(), Error> {
-        sqlx::query(SETTLE)
+    async fn settle_then_read(
+        &mut self,
+        settlements: &[Settlement],
+        records: &[Record],
+        spends: &[SpendRequest],
+    ) -> Result<Vec<LinkNow>, Error> {
+        let rows = sqlx::query(SETTLE_THEN_READ)
             .bind(column(settlements, |s| s.use_id))
             .bind(column(settlements, |s| i32::from(s.status)))
             .bind(column(settlements, |s| {
                 Outcome::settled(rocket::http::Status::new(s.status)).as_str()
             }))
             .bind(Outcome::Returned.as_str())
-            .execute(&mut *self)
-            .await?;
-        Ok(())
-    }
-
-    async fn record(&mut self, records: &[Record]) -> Result<(), Error> {
-        sqlx::query(RECORD)
             .bind(column(records, |r| r.jti.as_str()))
             .bind(column(records, |r| r.sub.as_str()))
             .bind(column(records, |r| r.scope.as_str()))
@@ -176,13 +196,6 @@ impl Dialect for PgConnection {
             .bind(column(records, |r| i32::from(r.status)))
             .bind(column(records, |r| r.outcome.as_str()))
             .bind(column(records, |r| r.at))
-            .execute(&mut *self)
-            .await?;
-        Ok(())
-    }
-
-    async fn states(&mut self, spends: &[SpendRequest]) -> Result<Vec<LinkNow>, Error> {
-        let rows = sqlx::query(STATES)
             .bind(column(spends, |s| s.claims.jti.as_str()))
             .bind(column(spends, |s| s.claims.sub.as_str()))
             .bind(column(spends, |s| s.claims.scope.as_str()))

@@ -1,7 +1,8 @@
 //! The ledger on SQLite: the embedded default.
 //!
-//! A batch's rows travel as one JSON array parameter read with `json_each`, so each statement
-//! has one text whatever the batch size and stays prepared. The writer's transaction begins
+//! A batch's rows travel as JSON array parameters read with `json_each`, so each statement has
+//! one text whatever the batch size and stays prepared, and one call runs several statements
+//! (each call is a hand-off to the connection's thread). The writer's transaction begins
 //! `IMMEDIATE`: it holds the write lock from its first statement, so what it reads is what it
 //! updates, even with other processes writing the same file.
 
@@ -88,38 +89,45 @@ async fn create_tables(conn: &mut SqliteConnection) -> Result<(), Error> {
 
 common_statements!(SqlitePool);
 
-/// Marks settled rows, returning the link of each use given back.
-const SETTLE: &str = "UPDATE linktoken_uses
+/// Writes settlements (`$1`: `[use id, status, outcome]`), then rows of attempts that spent
+/// nothing (`$2`), then reads each spend's link (`$3`: `[jti, sub, scope, issued]`): one call,
+/// four statements sharing the parameters. Uses are given back before the statuses are written,
+/// counting only rows whose status is still empty, so a settlement written twice gives nothing
+/// back twice.
+const SETTLE_THEN_READ: &str = "UPDATE linktoken_tokens
+    SET uses = max(uses - (SELECT count(*) FROM json_each($1) AS s
+        JOIN linktoken_uses AS u ON u.id = json_extract(s.value, '$[0]')
+        WHERE u.status IS NULL AND json_extract(s.value, '$[1]') >= 400
+          AND u.jti = linktoken_tokens.jti), 0)
+    WHERE jti IN (SELECT u.jti FROM json_each($1) AS s
+        JOIN linktoken_uses AS u ON u.id = json_extract(s.value, '$[0]')
+        WHERE u.status IS NULL AND json_extract(s.value, '$[1]') >= 400);
+
+    UPDATE linktoken_uses
     SET status = json_extract(s.value, '$[1]'), outcome = json_extract(s.value, '$[2]')
     FROM json_each($1) AS s
-    WHERE linktoken_uses.id = json_extract(s.value, '$[0]') AND linktoken_uses.status IS NULL
-    RETURNING linktoken_uses.jti, linktoken_uses.outcome";
+    WHERE linktoken_uses.id = json_extract(s.value, '$[0]') AND linktoken_uses.status IS NULL;
 
-const GIVE_BACK: &str = "UPDATE linktoken_tokens
-    SET uses = max(uses - json_extract(g.value, '$[1]'), 0)
-    FROM json_each($1) AS g
-    WHERE linktoken_tokens.jti = json_extract(g.value, '$[0]')";
-
-const RECORD: &str = "INSERT INTO linktoken_uses
+    INSERT INTO linktoken_uses
         (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
         json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
         json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
         json_extract(value, '$[9]')
-    FROM json_each($1) ORDER BY key";
+    FROM json_each($2) ORDER BY key;
 
-/// For each `[jti, sub, scope, issued]`, in order: the uses kept and whether it is revoked.
-const STATES: &str = "SELECT COALESCE(t.uses, 0) AS uses,
+    SELECT COALESCE(t.uses, 0) AS uses,
         (t.revoked_at IS NOT NULL OR EXISTS (SELECT 1 FROM linktoken_revocations r
             WHERE r.sub = json_extract(s.value, '$[1]')
               AND (r.scope IS NULL OR r.scope = json_extract(s.value, '$[2]'))
               AND r.issued_before >= json_extract(s.value, '$[3]'))) AS revoked
-    FROM json_each($1) AS s
+    FROM json_each($3) AS s
     LEFT JOIN linktoken_tokens AS t ON t.jti = json_extract(s.value, '$[0]')
     ORDER BY s.key";
 
-/// Adds granted uses. The `WHERE true` tells SQLite's parser that `ON CONFLICT` belongs to the
-/// upsert, not to a join.
+/// Adds granted uses (`$1`), then inserts the spent uses' rows in order (`$2`), returning their
+/// ids: `AUTOINCREMENT` gives them rising ids. The `WHERE true` tells SQLite's parser that
+/// `ON CONFLICT` belongs to the upsert, not to a join.
 const GRANT: &str = "INSERT INTO linktoken_tokens
         (jti, sub, scope, aud, max_uses, uses, first_used_at, last_used_at, expires_at)
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
@@ -131,15 +139,14 @@ const GRANT: &str = "INSERT INTO linktoken_tokens
         sub = excluded.sub, scope = excluded.scope, aud = excluded.aud,
         max_uses = excluded.max_uses, expires_at = excluded.expires_at,
         first_used_at = COALESCE(linktoken_tokens.first_used_at, excluded.first_used_at),
-        last_used_at = excluded.last_used_at";
+        last_used_at = excluded.last_used_at;
 
-/// Inserts the spent uses' rows in order; `AUTOINCREMENT` gives them rising ids.
-const LOG_SPENT: &str = "INSERT INTO linktoken_uses
+    INSERT INTO linktoken_uses
         (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
         json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
         json_extract(value, '$[6]'), NULL, 'spent', json_extract(value, '$[7]')
-    FROM json_each($1) ORDER BY key
+    FROM json_each($2) ORDER BY key
     RETURNING id";
 
 #[rocket::async_trait]
@@ -149,42 +156,20 @@ impl Dialect for SqliteConnection {
         Ok(())
     }
 
-    async fn settle(&mut self, settlements: &[Settlement]) -> Result<(), Error> {
-        let rows: Vec<_> = settlements
+    async fn settle_then_read(
+        &mut self,
+        settlements: &[Settlement],
+        records: &[Record],
+        spends: &[SpendRequest],
+    ) -> Result<Vec<LinkNow>, Error> {
+        let settlements: Vec<_> = settlements
             .iter()
             .map(|s| {
                 let outcome = Outcome::settled(rocket::http::Status::new(s.status));
                 json!([s.use_id, s.status, outcome.as_str()])
             })
             .collect();
-        // sqlx 0.7 on SQLite: drive RETURNING to completion (fetch_all), or the write may not
-        // run.
-        let settled = sqlx::query(SETTLE)
-            .bind(json!(rows).to_string())
-            .fetch_all(&mut *self)
-            .await?;
-        let mut returned: Vec<(String, i64)> = Vec::new();
-        for row in &settled {
-            if row.try_get::<&str, _>("outcome")? != Outcome::Returned.as_str() {
-                continue;
-            }
-            let jti: String = row.try_get("jti")?;
-            match returned.iter_mut().find(|(j, _)| *j == jti) {
-                Some((_, n)) => *n += 1,
-                None => returned.push((jti, 1)),
-            }
-        }
-        if !returned.is_empty() {
-            sqlx::query(GIVE_BACK)
-                .bind(json!(returned).to_string())
-                .execute(&mut *self)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn record(&mut self, records: &[Record]) -> Result<(), Error> {
-        let rows: Vec<_> = records
+        let records: Vec<_> = records
             .iter()
             .map(|r| {
                 json!([
@@ -201,20 +186,16 @@ impl Dialect for SqliteConnection {
                 ])
             })
             .collect();
-        sqlx::query(RECORD)
-            .bind(json!(rows).to_string())
-            .execute(&mut *self)
-            .await?;
-        Ok(())
-    }
-
-    async fn states(&mut self, spends: &[SpendRequest]) -> Result<Vec<LinkNow>, Error> {
-        let rows: Vec<_> = spends
+        let spends: Vec<_> = spends
             .iter()
             .map(|s| json!([s.claims.jti, s.claims.sub, s.claims.scope, s.issued]))
             .collect();
-        let states = sqlx::query(STATES)
-            .bind(json!(rows).to_string())
+        // sqlx 0.7 on SQLite: drive a statement with rows to completion (fetch_all), or the
+        // writes before it may not run.
+        let states = sqlx::query(SETTLE_THEN_READ)
+            .bind(json!(settlements).to_string())
+            .bind(json!(records).to_string())
+            .bind(json!(spends).to_string())
             .fetch_all(&mut *self)
             .await?;
         states
@@ -248,10 +229,6 @@ impl Dialect for SqliteConnection {
                 ])
             })
             .collect();
-        sqlx::query(GRANT)
-            .bind(json!(tokens).to_string())
-            .execute(&mut *self)
-            .await?;
         let uses: Vec<_> = spent
             .iter()
             .map(|s| {
@@ -267,7 +244,8 @@ impl Dialect for SqliteConnection {
                 ])
             })
             .collect();
-        let rows = sqlx::query(LOG_SPENT)
+        let rows = sqlx::query(GRANT)
+            .bind(json!(tokens).to_string())
             .bind(json!(uses).to_string())
             .fetch_all(&mut *self)
             .await?;

@@ -433,16 +433,9 @@ fn backoff(failures: u32) -> Duration {
 }
 
 async fn steps(conn: &mut dyn Dialect, batch: &Batch) -> Result<Vec<Result<Spent, Error>>, Error> {
-    if !batch.settlements.is_empty() {
-        conn.settle(&batch.settlements).await?;
-    }
-    if !batch.records.is_empty() {
-        conn.record(&batch.records).await?;
-    }
-    if batch.spends.is_empty() {
-        return Ok(Vec::new());
-    }
-    let states = conn.states(&batch.spends).await?;
+    let states = conn
+        .settle_then_read(&batch.settlements, &batch.records, &batch.spends)
+        .await?;
     if states.len() != batch.spends.len() {
         return Err(protocol("the ledger read fewer links than it was asked"));
     }
