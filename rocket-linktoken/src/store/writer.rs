@@ -19,7 +19,7 @@ use rocket::tokio::select;
 use rocket::tokio::sync::mpsc::error::TryRecvError;
 use rocket::tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use rocket::tokio::sync::{oneshot, Mutex, Notify, RwLock};
-use rocket::tokio::time::{sleep_until, Instant};
+use rocket::tokio::time::{sleep_until, timeout_at, Instant};
 
 use super::{decide, token_grants, Backend, Dialect, Record, Settlement, SpendRequest, Spent};
 use crate::Error;
@@ -31,6 +31,8 @@ const MOST_ROWS: usize = 4096;
 /// Most refusal rows kept for a retry while the database is failing; older ones are dropped
 /// (settlements never are: they give uses back).
 const MOST_RECORDS_KEPT: usize = 100_000;
+/// Longest a batch of settlements and rows alone waits for spends to write them with.
+const RIDE_ALONG: Duration = Duration::from_millis(5);
 /// Tries left for what is still unwritten once the ledger is dropped.
 const TRIES_WHEN_CLOSING: u32 = 3;
 
@@ -317,6 +319,17 @@ async fn gather(queue: &mut Queue, shared: &Shared) -> Option<Gathered> {
             },
             () = async { if let Some(due) = due { sleep_until(due).await } }, if due.is_some() => {}
             () = shared.retry_added.notified() => {}
+        }
+    }
+    // Settlements and rows alone would cost a commit of their own. Under load the next spends
+    // follow within moments (they are the next clicks of the clients just answered), so they
+    // wait a little to ride along; nothing waits for them but a flush, which ends the wait.
+    let ride_along = Instant::now() + RIDE_ALONG;
+    while queue.open && gathered.batch.spends.is_empty() && gathered.flushes.is_empty() {
+        match timeout_at(ride_along, queue.jobs.recv()).await {
+            Ok(Some(job)) => gathered.take(job),
+            Ok(None) => queue.open = false,
+            Err(_elapsed) => break,
         }
     }
     while queue.open
