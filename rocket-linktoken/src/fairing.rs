@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use rocket::config::LogLevel;
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::http::uri::Origin;
-use rocket::http::Header;
+use rocket::http::{Header, Method};
 use rocket::{Build, Data, Orbit, Request, Response, Rocket};
 use rocket_db_pools::Database;
 
@@ -102,23 +102,22 @@ where
         }
     }
 
-    async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
+    async fn on_request(&self, request: &mut Request<'_>, data: &mut Data<'_>) {
         let Some(configured) = request.rocket().state::<Configured>() else {
             return;
         };
         let uri = request.uri();
         let query = uri.query().map(|q| q.as_str());
         let (token, rest) = lift(uri.path().as_str(), query, configured.config.query_param());
+        let method = method_on_the_wire(request, data).await;
         let meta = if token == TokenParam::Absent {
             // Nothing will be verified or recorded: spare the request the copies.
             RequestMeta::default()
         } else {
             // Routing and Rocket's request log see the URL without the token from here on.
-            if let Ok(uri) = Origin::parse_owned(rest.clone()) {
-                request.set_uri(uri);
-            }
+            request.set_uri(without_token(&rest));
             RequestMeta {
-                method: request.method().as_str().to_string(),
+                method: method.as_str().to_string(),
                 path: rest,
                 client_ip: client_ip(request, configured.config.client_ip_header()),
                 user_agent: request
@@ -127,7 +126,6 @@ where
                     .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
             }
         };
-        let method = request.method();
         request.local_cache(|| Some(LinkContext::new(token, method, meta)));
     }
 
@@ -197,6 +195,57 @@ where
     ))
 }
 
+/// The method the client sent. Before any fairing runs, Rocket reads a leading `_method` field
+/// of a POSTed form as the request's method (HTML forms only GET and POST); the row records
+/// the POST, and a HEAD's preview is for a real HEAD only.
+async fn method_on_the_wire(request: &Request<'_>, data: &mut Data<'_>) -> Method {
+    let method = request.method();
+    if method == Method::Post || !request.content_type().is_some_and(|ct| ct.is_form()) {
+        return method;
+    }
+    let peeked = data.peek("_method=delete".len()).await;
+    let overridden = std::str::from_utf8(peeked)
+        .ok()
+        .and_then(|form| rocket::form::Form::values(form).next())
+        .is_some_and(|field| field.name == "_method" && field.value.parse() == Ok(method));
+    if overridden {
+        Method::Post
+    } else {
+        method
+    }
+}
+
+/// The request's URI without the token, for routing and Rocket's log. A URI the server took
+/// off the wire may not parse again (raw non-ASCII bytes in it): such bytes are
+/// percent-encoded, and if even that fails, only the path is kept. The token never stays.
+fn without_token(rest: &str) -> Origin<'static> {
+    Origin::parse_owned(rest.to_owned())
+        .or_else(|_| Origin::parse_owned(percent_encode_raw(rest)))
+        .or_else(|_| {
+            let path = rest.split('?').next().unwrap_or("/");
+            Origin::parse_owned(percent_encode_raw(path))
+        })
+        .unwrap_or(Origin::ROOT)
+}
+
+/// Percent-encodes every byte that may not stand raw in a URI.
+fn percent_encode_raw(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_graphic()
+            && !matches!(
+                byte,
+                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
+            )
+        {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
 /// The client's address: the socket peer, unless the operator named a header that a trusted
 /// proxy sets. A header anybody can send is never believed by default.
 fn client_ip(request: &Request<'_>, header: Option<&str>) -> Option<String> {
@@ -210,4 +259,22 @@ fn client_ip(request: &Request<'_>, header: Option<&str>) -> Option<String> {
         }
     }
     request.remote().map(|addr| addr.ip().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_uri_that_does_not_parse_again_loses_the_token_all_the_same() {
+        assert_eq!(
+            without_token("/preferences?a=1").to_string(),
+            "/preferences?a=1"
+        );
+        assert_eq!(
+            without_token("/preferences?utm=\u{e9}&x=1").to_string(),
+            "/preferences?utm=%C3%A9&x=1"
+        );
+        assert_eq!(without_token("/caf\u{e9}").to_string(), "/caf%C3%A9");
+    }
 }
