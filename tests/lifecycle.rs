@@ -249,6 +249,23 @@ mod ledger_failures {
             assert_eq!((response.status, response.body.as_str()), (200, "1 of default"), "the ledger recovered");
         }
 
+        fn a_database_recreated_empty_is_found_and_its_tables_made_again(backend) {
+            let Some((server, _, _)) = start(backend, Figment::new()) else { return };
+            let before = server.issuer.issue(&LinkSpec::new("1", "default", "/default")).unwrap();
+            assert_eq!(server.get(&before.url).status, 200);
+
+            server.db().recreate_empty();
+            let link = server.issuer.issue(&LinkSpec::new("2", "default", "/default")).unwrap();
+            // A writer's connection that died with the old database fails its batch closed;
+            // the next finds the new database and makes the tables again.
+            let statuses: Vec<u16> = (0..3).map(|_| server.get(&link.url).status).collect();
+            let recovered = statuses.iter().skip_while(|&&s| s == 503).copied().collect::<Vec<_>>();
+            assert!(!recovered.is_empty() && recovered.iter().all(|&s| s == 200), "{statuses:?}");
+            let token = server.block_on(server.ledger.token(&link.jti)).unwrap().unwrap();
+            assert_eq!(token.uses, recovered.len() as i64);
+            assert!(server.block_on(server.ledger.token(&before.jti)).unwrap().is_none(), "the old ledger is gone");
+        }
+
         fn graceful_shutdown_writes_the_settlements_still_waiting(backend) {
             let Some(db) = TestDb::create(backend) else { return };
             let (gate, entered) = Gate::new();

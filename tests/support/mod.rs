@@ -119,6 +119,35 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Empties the database under a running server: PostgreSQL drops and creates it again
+    /// (every session ended); SQLite drops the library's tables.
+    pub fn recreate_empty(&self) {
+        match &self.cleanup {
+            Cleanup::Postgres { admin, name } => {
+                postgres_admin(admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
+                postgres_admin(admin, &format!("CREATE DATABASE {name}"));
+            }
+            Cleanup::File(_) => {
+                use rocket_db_pools::sqlx::{Connection, Executor, SqliteConnection};
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let mut conn = SqliteConnection::connect(&self.url).await.unwrap();
+                    conn.execute(
+                        "DROP TABLE linktoken_uses; DROP TABLE linktoken_tokens;
+                         DROP TABLE linktoken_revocations; DROP TABLE linktoken_schema",
+                    )
+                    .await
+                    .unwrap();
+                });
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {

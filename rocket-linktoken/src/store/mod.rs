@@ -62,6 +62,31 @@ impl LedgerPool for rocket_db_pools::sqlx::PgPool {
     }
 }
 
+impl Backend {
+    /// Creates the library's tables if they are missing.
+    async fn migrate(&self) -> Result<(), Error> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(pool) => sqlite::migrate(pool).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(pool) => postgres::migrate(pool).await,
+        }
+    }
+}
+
+/// Whether a database error says a table is missing: the database was recreated empty, or
+/// the library's tables were dropped, while the server ran.
+fn missing_table(error: &Error) -> bool {
+    let Error::Database(e) = error else {
+        return false;
+    };
+    let Some(e) = e.as_database_error() else {
+        return false;
+    };
+    // PostgreSQL's `undefined_table`; SQLite says it in words only.
+    e.code().as_deref() == Some("42P01") || e.message().starts_with("no such table")
+}
+
 /// Runs the same function of whichever backend module this ledger uses.
 macro_rules! dispatch {
     ($self:ident . $function:ident ( $($arg:expr),* )) => {
@@ -479,7 +504,7 @@ impl Ledger {
     /// Creates the library's tables if they are missing. Idempotent; run by the fairing at
     /// ignite.
     pub async fn migrate(&self) -> Result<(), Error> {
-        dispatch!(self.migrate())
+        self.backend.migrate().await
     }
 
     /// Spends one use of a genuine link, in the writer's next batch, together with writing its

@@ -65,18 +65,15 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {
     sqlx::query("CREATE TABLE IF NOT EXISTS linktoken_schema (version BIGINT PRIMARY KEY)")
         .execute(&mut *tx)
         .await?;
-    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM linktoken_schema")
-        .fetch_one(&mut *tx)
-        .await?;
-    if current.unwrap_or(0) < SCHEMA_VERSION {
-        for statement in SCHEMA {
-            sqlx::query(statement).execute(&mut *tx).await?;
-        }
-        sqlx::query("INSERT INTO linktoken_schema (version) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind(SCHEMA_VERSION)
-            .execute(&mut *tx)
-            .await?;
+    // Every statement is `IF NOT EXISTS`, so all of them run: a table dropped while the
+    // server ran comes back. The version row is for changes to come.
+    for statement in SCHEMA {
+        sqlx::query(statement).execute(&mut *tx).await?;
     }
+    sqlx::query("INSERT INTO linktoken_schema (version) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(SCHEMA_VERSION)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -72,18 +72,15 @@ async fn create_tables(conn: &mut SqliteConnection) -> Result<(), Error> {
     )
     .execute(&mut *conn)
     .await?;
-    let current: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM linktoken_schema")
-        .fetch_one(&mut *conn)
-        .await?;
-    if current.unwrap_or(0) < SCHEMA_VERSION {
-        for statement in SCHEMA {
-            sqlx::query(statement).execute(&mut *conn).await?;
-        }
-        sqlx::query("INSERT OR IGNORE INTO linktoken_schema (version) VALUES ($1)")
-            .bind(SCHEMA_VERSION)
-            .execute(&mut *conn)
-            .await?;
+    // Every statement is `IF NOT EXISTS`, so all of them run: a table dropped while the
+    // server ran comes back. The version row is for changes to come.
+    for statement in SCHEMA {
+        sqlx::query(statement).execute(&mut *conn).await?;
     }
+    sqlx::query("INSERT OR IGNORE INTO linktoken_schema (version) VALUES ($1)")
+        .bind(SCHEMA_VERSION)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

@@ -21,7 +21,9 @@ use rocket::tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use rocket::tokio::sync::{oneshot, Mutex, Notify, RwLock};
 use rocket::tokio::time::{sleep_until, timeout_at, Instant};
 
-use super::{decide, token_grants, Backend, Dialect, Record, Settlement, SpendRequest, Spent};
+use super::{
+    decide, missing_table, token_grants, Backend, Dialect, Record, Settlement, SpendRequest, Spent,
+};
 use crate::Error;
 
 /// Most spends decided in one batch.
@@ -369,7 +371,16 @@ async fn lane(backend: Backend, shared: Arc<Shared>) {
         } else {
             // Statements run in turn, so rows get ids in order of arrival and locks are taken
             // in order; only the commits (each a flush of the database's log) overlap.
-            let stepped = write_in_turn(&backend, &mut connection, &batch).await;
+            let mut stepped = write_in_turn(&backend, &mut connection, &batch).await;
+            if stepped.as_ref().is_err_and(missing_table) {
+                // The database lost the library's tables while the server ran: create them
+                // again, and write the batch on them.
+                rocket::warn!("rocket-linktoken: the ledger's tables are missing; creating them");
+                stepped = match backend.migrate().await {
+                    Ok(()) => write_in_turn(&backend, &mut connection, &batch).await,
+                    Err(e) => Err(e),
+                };
+            }
             drop(queue);
             match stepped {
                 Ok(results) => commit(&mut connection).await.map(|()| results),
