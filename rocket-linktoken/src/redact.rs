@@ -117,6 +117,7 @@ impl RedactingLogger {
         if !self.enabled(record.metadata()) {
             return None;
         }
+        // Libraries' chatter, which Rocket's logger keeps for `debug`.
         let from = |name: &str| record.module_path().is_some_and(|m| m.starts_with(name));
         if self.level < LevelFilter::Trace && (from("hyper") || from("rustls") || from("r2d2")) {
             return None;
@@ -129,7 +130,7 @@ impl RedactingLogger {
         if indented {
             line.push_str("   >> ");
         }
-        // Launch lines are logged as warnings so that `critical` shows them; they read as news.
+        // Launch lines are logged as warnings so that `critical` shows them; they print as information.
         let level = if is_launch(record.metadata()) {
             Level::Info
         } else {
