@@ -1,43 +1,62 @@
-//! What the server writes to its log: the request line without the token, never a token.
+//! What the server writes to its log, at `normal` and at `debug`: the request line without the
+//! token, and never a token, not even in the lines Rocket writes before any fairing runs.
 
 use linktoken_tests::process::Process;
 use linktoken_tests::{send, Backend, Request, TestDb, SECRET};
 use rocket::figment::Figment;
 use rocket_linktoken::{Issuer, LinkSpec};
 
-#[test]
-fn tokens_never_reach_the_log() {
+/// A server logging at `level` is sent links every way a client can: used, used up, forged,
+/// with a method Rocket does not know, with raw non-ASCII bytes in the query. Returns its log
+/// and the tokens sent.
+fn log_of_links_sent(level: &str) -> (String, Vec<String>) {
     let db = TestDb::create(Backend::Sqlite).unwrap();
-    let log = std::env::temp_dir().join(format!("linktoken-log-{}.txt", std::process::id()));
-    let server = Process::start(env!("CARGO_BIN_EXE_newsletter-server"), &db.url, Some(&log));
+    let log =
+        std::env::temp_dir().join(format!("linktoken-log-{level}-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let server = Process::start(
+        env!("CARGO_BIN_EXE_newsletter-server"),
+        &db.url,
+        Some((&log, level)),
+    );
     let issuer = Issuer::from_figment(&Figment::new().merge(("linktoken.secret", SECRET))).unwrap();
-
-    let link = issuer
+    let unsubscribe = issuer
         .issue(&LinkSpec::new("2", "unsubscribe", "/unsubscribe/1"))
         .unwrap();
+    let preferences = issuer
+        .issue(&LinkSpec::new("2", "preferences", "/preferences"))
+        .unwrap();
+
     let statuses: Vec<u16> = [
-        Request::new("GET", &link.url),
-        Request::new("POST", &link.url).form("confirm=yes"),
-        Request::new("POST", &link.url).form("confirm=yes"),
-        Request::new("HEAD", &link.url),
+        Request::new("GET", &unsubscribe.url),
+        Request::new("POST", &unsubscribe.url).form("confirm=yes"),
+        Request::new("POST", &unsubscribe.url).form("confirm=yes"),
+        Request::new("HEAD", &unsubscribe.url),
     ]
     .iter()
     .map(|request| send(server.addr, request).status)
     .collect();
     assert_eq!(statuses, [200, 200, 410, 410]);
-    let forged = format!("{}x", link.token);
-    assert_eq!(
-        send(
-            server.addr,
-            &Request::new("GET", &format!("/unsubscribe/1?rt={forged}"))
-        )
-        .status,
-        403
-    );
+    let forged = format!("/unsubscribe/1?rt={}x", unsubscribe.token);
+    assert_eq!(send(server.addr, &Request::new("GET", &forged)).status, 403);
+
+    // Rocket refuses these before any fairing runs, and logs the whole request line.
+    for method in ["PROPFIND", "head"] {
+        let status = send(server.addr, &Request::new(method, &unsubscribe.url)).status;
+        assert_eq!(status, 400, "{method}");
+    }
+    // Sent as raw UTF-8 bytes: hyper takes the URI, Rocket's parser does not.
+    let raw = format!("/preferences?utm=\u{e9}&rt={}", preferences.token);
+    assert_eq!(send(server.addr, &Request::new("GET", &raw)).status, 403);
     drop(server);
 
     let written = std::fs::read_to_string(&log).unwrap();
     let _ = std::fs::remove_file(&log);
+    (written, vec![unsubscribe.token, preferences.token])
+}
+
+/// What every log must show, and must not.
+fn assert_shows_requests_and_no_token(written: &str, tokens: &[String]) {
     assert!(
         written.contains("POST /unsubscribe/1"),
         "the request line is logged:\n{written}"
@@ -46,13 +65,55 @@ fn tokens_never_reach_the_log() {
         written.contains("UsedUp"),
         "the refusal is logged:\n{written}"
     );
-    let signature = link.token.rsplit('.').next().unwrap();
     assert!(
-        !written.contains(signature),
-        "a token reached the log:\n{written}"
+        written
+            .contains("Dispatching salvaged request to catcher: GET /unsubscribe/1?rt=[redacted]"),
+        "the request with an unknown method is logged, its token blanked:\n{written}"
     );
+    if cfg!(debug_assertions) {
+        // Rocket checks URIs again only in debug builds.
+        assert!(
+            written.contains("URI validity discord: \"/preferences?utm=\u{e9}&rt=[redacted]\""),
+            "the URI Rocket cannot parse is logged, its token blanked:\n{written}"
+        );
+    }
+    for token in tokens {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(
+            !written.contains(signature),
+            "a token reached the log:\n{written}"
+        );
+    }
+    for parameter in ["?rt=", "&rt=", ";rt="] {
+        for (at, _) in written.match_indices(parameter) {
+            assert!(
+                written[at + parameter.len()..].starts_with("[redacted]"),
+                "a token parameter reached the log:\n{written}"
+            );
+        }
+    }
     assert!(
-        !written.contains("?rt=") && !written.contains("&rt="),
-        "a token parameter reached the log:\n{written}"
+        !written.contains("logs link tokens whole"),
+        "the redacting logger is installed, so the fairing does not warn:\n{written}"
+    );
+}
+
+#[test]
+fn tokens_never_reach_the_log_at_normal() {
+    let (written, tokens) = log_of_links_sent("normal");
+    assert_shows_requests_and_no_token(&written, &tokens);
+    assert!(
+        !written.contains("received request"),
+        "raw requests are logged at debug only:\n{written}"
+    );
+}
+
+#[test]
+fn tokens_never_reach_the_log_at_debug() {
+    let (written, tokens) = log_of_links_sent("debug");
+    assert_shows_requests_and_no_token(&written, &tokens);
+    assert!(
+        written.contains("received request"),
+        "each raw request is logged:\n{written}"
     );
 }

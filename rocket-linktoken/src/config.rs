@@ -60,6 +60,15 @@ mod defaults {
     }
 }
 
+/// The token parameter `figment` names, for a reader that needs nothing else (the redacting
+/// logger, built before Rocket reads its configuration): the default when unset, as for the
+/// fairing; the default too when it is not a string, since the fairing then refuses to launch.
+pub(crate) fn query_param_in(figment: &Figment) -> String {
+    figment
+        .extract_inner("linktoken.query_param")
+        .unwrap_or_else(|_| defaults::query_param())
+}
+
 fn missing_secret() -> Error {
     Error::Config(
         "`linktoken.secret` is not set (give a secret of at least 32 bytes, or `linktoken.keys`)"

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::context::LinkContext;
 use crate::store::{LedgerPool, RequestMeta, USER_AGENT_MAX};
 use crate::target::{lift, TokenParam};
-use crate::{catcher, Error, Issuer, Ledger, Verifier};
+use crate::{catcher, redact, Error, Issuer, Ledger, Verifier};
 
 /// The configured parts, managed by the fairing at ignite for the guards and itself.
 pub(crate) struct Configured {
@@ -76,16 +76,19 @@ where
     }
 
     async fn on_ignite(&self, rocket: Rocket<Build>) -> fairing::Result {
-        if rocket
+        let debug = rocket
             .figment()
             .extract_inner::<LogLevel>("log_level")
-            .is_ok_and(|l| l == LogLevel::Debug)
-        {
+            .is_ok_and(|l| l == LogLevel::Debug);
+        if debug && !redact::installed() {
             // Rocket logs each raw request at this level before any fairing can lift the token.
             rocket::warn!(
                 "rocket-linktoken: log_level is `debug`, so Rocket logs link tokens whole"
             );
-            rocket::warn_!("serve real links at `normal` or `critical`");
+            rocket::warn_!(
+                "install `rocket_linktoken::RedactingLogger` before building Rocket, \
+                 or serve real links at `normal` or `critical`"
+            );
         }
         match ignite::<D>(&rocket).await {
             Ok((configured, issuer)) => {

@@ -10,6 +10,7 @@ mod fairing;
 mod guard;
 mod keys;
 mod link;
+mod redact;
 mod store;
 mod target;
 #[cfg(feature = "tera")]
@@ -24,6 +25,7 @@ pub use fairing::{fairing, LinkTokens};
 pub use guard::{BoxError, LinkUser, NoPolicy, TokenUser};
 pub use keys::{KeyRing, MIN_SECRET_LEN};
 pub use link::{Issuer, Link, LinkSpec};
+pub use redact::RedactingLogger;
 pub use store::{Ledger, LedgerPool, TokenRecord, UseRecord};
 pub use verify::{Expected, Verifier, MAX_TOKEN_LEN};
 

@@ -21,8 +21,9 @@ pub struct Process {
 impl Process {
     /// Starts `binary` (pass `env!("CARGO_BIN_EXE_newsletter-server")`, which only integration
     /// tests can name) on `database_url`, and returns once it has launched. Its log goes to
-    /// `log` at the `normal` level if given, else to a file of its own at `critical`.
-    pub fn start(binary: &str, database_url: &str, log: Option<&Path>) -> Process {
+    /// the file `log` names at the level it names (`"normal"`, `"debug"`...), if given, else
+    /// to a file of its own at `critical`.
+    pub fn start(binary: &str, database_url: &str, log: Option<(&Path, &str)>) -> Process {
         let mut process = Process::spawn(binary, database_url, log);
         process.wait_launched();
         process
@@ -38,11 +39,12 @@ impl Process {
         started
     }
 
-    fn spawn(binary: &str, database_url: &str, log: Option<&Path>) -> Process {
-        let (path, own_log) = match log {
-            Some(path) => (path.to_path_buf(), false),
+    fn spawn(binary: &str, database_url: &str, log: Option<(&Path, &str)>) -> Process {
+        let (path, level, own_log) = match log {
+            Some((path, level)) => (path.to_path_buf(), level, false),
             None => (
                 std::env::temp_dir().join(format!("{}.log", unique("linktoken-server"))),
+                "critical",
                 true,
             ),
         };
@@ -58,10 +60,7 @@ impl Process {
         let child = Command::new(binary)
             .env("ROCKET_ADDRESS", "127.0.0.1")
             .env("ROCKET_PORT", "0")
-            .env(
-                "ROCKET_LOG_LEVEL",
-                if own_log { "critical" } else { "normal" },
-            )
+            .env("ROCKET_LOG_LEVEL", level)
             .env("ROCKET_CLI_COLORS", "false")
             .env("ROCKET_LINKTOKEN", format!("{{secret=\"{SECRET}\"}}"))
             .env(
