@@ -87,6 +87,22 @@ fn missing_table(error: &Error) -> bool {
     e.code().as_deref() == Some("42P01") || e.message().starts_with("no such table")
 }
 
+/// Whether an error says the connection is gone, rather than anything about the statements
+/// sent on it: closed sockets, and PostgreSQL's connection and shutdown errors.
+fn connection_lost(error: &Error) -> bool {
+    use rocket_db_pools::sqlx::Error as Sqlx;
+    let Error::Database(e) = error else {
+        return false;
+    };
+    match &**e {
+        Sqlx::Io(_) | Sqlx::Protocol(_) | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(e) => e
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}
+
 /// Runs the same function of whichever backend module this ledger uses.
 macro_rules! dispatch {
     ($self:ident . $function:ident ( $($arg:expr),* )) => {
@@ -618,6 +634,48 @@ fn time(secs: i64) -> Option<DateTime<Utc>> {
 
 /// Longest user agent kept, in characters.
 pub(crate) const USER_AGENT_MAX: usize = 256;
+
+/// Reads a link's state from a batch's read, by column name.
+fn link_now<R>(row: &R) -> Result<LinkNow, Error>
+where
+    R: rocket_db_pools::sqlx::Row,
+    for<'c> &'c str: rocket_db_pools::sqlx::ColumnIndex<R>,
+    for<'r> i64:
+        rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
+    for<'r> bool:
+        rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
+{
+    Ok(LinkNow {
+        uses: row.try_get("uses")?,
+        revoked: row.try_get("revoked")?,
+    })
+}
+
+/// The `id`s of rows a batch inserted, in the order they were inserted: ids rise with each row,
+/// while `RETURNING` promises no order.
+fn inserted_ids<R>(rows: &[R]) -> Result<Vec<i64>, Error>
+where
+    R: rocket_db_pools::sqlx::Row,
+    for<'c> &'c str: rocket_db_pools::sqlx::ColumnIndex<R>,
+    for<'r> i64:
+        rocket_db_pools::sqlx::Decode<'r, R::Database> + rocket_db_pools::sqlx::Type<R::Database>,
+{
+    let mut ids = rows
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<Vec<i64>, _>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// The statement that ends a batch's transaction.
+fn end_statement(commit: bool) -> &'static str {
+    if commit {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    }
+}
 
 /// Reads a `linktoken_tokens` row by column name.
 fn token_record<R>(row: &R) -> Result<TokenRecord, Error>

@@ -8,10 +8,11 @@
 //! read and its write no other server changes those links' counts, and each use is granted
 //! exactly once across all of them.
 
-use rocket_db_pools::sqlx::{self, PgConnection, PgPool, Row};
+use rocket_db_pools::sqlx::{self, PgConnection, PgPool};
 
 use super::{
-    common_statements, Dialect, LinkNow, Outcome, Record, Settlement, SpendRequest, TokenGrant,
+    common_statements, end_statement, inserted_ids, link_now, Dialect, LinkNow, Outcome, Record,
+    Settlement, SpendRequest, TokenGrant,
 };
 use crate::Error;
 
@@ -199,14 +200,7 @@ impl Dialect for PgConnection {
             .bind(column(spends, |s| s.issued))
             .fetch_all(&mut *self)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(LinkNow {
-                    uses: row.try_get("uses")?,
-                    revoked: row.try_get("revoked")?,
-                })
-            })
-            .collect()
+        rows.iter().map(link_now).collect()
     }
 
     async fn grant(
@@ -233,17 +227,13 @@ impl Dialect for PgConnection {
             .bind(column(spent, |s| s.now))
             .fetch_all(&mut *self)
             .await?;
-        let mut ids = rows
-            .iter()
-            .map(|row| row.try_get("id"))
-            .collect::<Result<Vec<i64>, _>>()?;
-        ids.sort_unstable();
-        Ok(ids)
+        inserted_ids(&rows)
     }
 
     async fn end(&mut self, commit: bool) -> Result<(), Error> {
-        let statement = if commit { "COMMIT" } else { "ROLLBACK" };
-        sqlx::query(statement).execute(&mut *self).await?;
+        sqlx::query(end_statement(commit))
+            .execute(&mut *self)
+            .await?;
         Ok(())
     }
 }

@@ -6,11 +6,12 @@
 //! `IMMEDIATE`: it holds the write lock from its first statement, so what it reads is what it
 //! updates, even with other processes writing the same file.
 
-use rocket_db_pools::sqlx::{self, Row, SqliteConnection, SqlitePool};
+use rocket_db_pools::sqlx::{self, SqliteConnection, SqlitePool};
 use serde_json::json;
 
 use super::{
-    common_statements, Dialect, LinkNow, Outcome, Record, Settlement, SpendRequest, TokenGrant,
+    common_statements, end_statement, inserted_ids, link_now, Dialect, LinkNow, Outcome, Record,
+    Settlement, SpendRequest, TokenGrant,
 };
 use crate::Error;
 
@@ -195,15 +196,7 @@ impl Dialect for SqliteConnection {
             .bind(json!(spends).to_string())
             .fetch_all(&mut *self)
             .await?;
-        states
-            .iter()
-            .map(|row| {
-                Ok(LinkNow {
-                    uses: row.try_get("uses")?,
-                    revoked: row.try_get("revoked")?,
-                })
-            })
-            .collect()
+        states.iter().map(link_now).collect()
     }
 
     async fn grant(
@@ -246,17 +239,13 @@ impl Dialect for SqliteConnection {
             .bind(json!(uses).to_string())
             .fetch_all(&mut *self)
             .await?;
-        let mut ids = rows
-            .iter()
-            .map(|row| row.try_get("id"))
-            .collect::<Result<Vec<i64>, _>>()?;
-        ids.sort_unstable();
-        Ok(ids)
+        inserted_ids(&rows)
     }
 
     async fn end(&mut self, commit: bool) -> Result<(), Error> {
-        let statement = if commit { "COMMIT" } else { "ROLLBACK" };
-        sqlx::query(statement).execute(&mut *self).await?;
+        sqlx::query(end_statement(commit))
+            .execute(&mut *self)
+            .await?;
         Ok(())
     }
 }

@@ -22,7 +22,8 @@ use rocket::tokio::sync::{oneshot, Mutex, Notify, RwLock};
 use rocket::tokio::time::{sleep_until, timeout_at, Instant};
 
 use super::{
-    decide, missing_table, token_grants, Backend, Dialect, Record, Settlement, SpendRequest, Spent,
+    connection_lost, decide, missing_table, token_grants, Backend, Dialect, Record, Settlement,
+    SpendRequest, Spent,
 };
 use crate::Error;
 
@@ -371,7 +372,14 @@ async fn lane(backend: Backend, shared: Arc<Shared>) {
         } else {
             // Statements run in turn, so rows get ids in order of arrival and locks are taken
             // in order; only the commits (each a flush of the database's log) overlap.
+            let reused = connection.is_some();
             let mut stepped = write_in_turn(&backend, &mut connection, &batch).await;
+            if reused && stepped.as_ref().is_err_and(connection_lost) {
+                // The connection kept from earlier batches died since (the database restarted):
+                // the batch, never committed, is tried once more on a new one.
+                connection = None;
+                stepped = write_in_turn(&backend, &mut connection, &batch).await;
+            }
             if stepped.as_ref().is_err_and(missing_table) {
                 // The database lost the library's tables while the server ran: create them
                 // again, and write the batch on them.
