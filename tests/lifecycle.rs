@@ -249,6 +249,32 @@ mod ledger_failures {
             assert_eq!((response.status, response.body.as_str()), (200, "1 of default"), "the ledger recovered");
         }
 
+        fn a_give_back_that_meets_a_locked_ledger_is_written_once_it_is_free(backend) {
+            let extra = Figment::from(("databases.app.connect_timeout", 1));
+            let Some((server, gate, entered)) = start(backend, extra) else { return };
+            let link = server.issuer.issue(&LinkSpec::new("1", "slow", "/slow/fail")).unwrap();
+            let (addr, url) = (server.addr, link.url.clone());
+            let request = std::thread::spawn(move || linktoken_tests::send(addr, &Request::new("GET", &url)));
+            entered.recv_timeout(Duration::from_secs(30)).expect("the handler is entered");
+
+            // The handler fails while the ledger is locked past its busy timeout.
+            let lock = server.block_on(WriteLock::take(backend, &server.db().url));
+            gate.release();
+            assert_eq!(request.join().unwrap().status, 400);
+            if backend == Backend::Sqlite {
+                // A read first has the writer try what it holds: the give-back fails on the
+                // lock, and so does the read.
+                assert!(server.block_on(server.ledger.token(&link.jti)).is_err());
+            }
+            server.block_on(lock.release());
+
+            let token = server.block_on(server.ledger.token(&link.jti)).unwrap().unwrap();
+            assert_eq!(token.uses, 0, "the use was given back once the ledger was free");
+            let rows = server.block_on(server.ledger.uses(&link.jti)).unwrap();
+            let written: Vec<_> = rows.iter().map(|r| (r.status, r.outcome.as_str())).collect();
+            assert_eq!(written, [(Some(400), "returned")]);
+        }
+
         fn a_database_recreated_empty_is_found_and_its_tables_made_again(backend) {
             let Some((server, _, _)) = start(backend, Figment::new()) else { return };
             let before = server.issuer.issue(&LinkSpec::new("1", "default", "/default")).unwrap();

@@ -73,6 +73,19 @@ async fn slow(user: TokenUser<Member>, gate: &State<Arc<Gate>>) -> String {
     format!("slow for {}", user.0)
 }
 
+/// Like `slow`, then fails: its use is given back.
+#[expiring_link(scope = "slow", max_uses = 1)]
+#[get("/slow/fail")]
+async fn slow_fail(_user: TokenUser<Member>, gate: &State<Arc<Gate>>) -> Status {
+    if let Ok(entered) = gate.entered.lock() {
+        let _ = entered.send(());
+    }
+    if let Ok(permit) = gate.release.acquire().await {
+        permit.forget();
+    }
+    Status::BadRequest
+}
+
 #[expiring_link(scope = "boom", max_uses = 1)]
 #[get("/boom")]
 fn boom(_user: TokenUser<Member>) -> Status {
@@ -154,6 +167,7 @@ fn archive_note(user: TokenUser<Member>, body: String) -> String {
 pub fn routes() -> Vec<Route> {
     routes![
         slow,
+        slow_fail,
         boom,
         default_cap,
         default_preview,
