@@ -1,5 +1,9 @@
 //! The token's claims: the wire format other languages mint and read.
 
+use std::fmt;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
@@ -41,44 +45,177 @@ pub struct Claims {
     pub(crate) data: Map<String, Value>,
 }
 
-/// The listed claims as they arrived, before their types are checked. Deriving `Deserialize`
-/// here (rather than reading a `serde_json::Map`) makes a repeated claim an error instead of
-/// letting the last one silently win.
-#[derive(Deserialize)]
+/// The listed claims as they arrived, before their types are checked: a listed claim given
+/// twice is an error here, rather than the last one silently winning.
+#[derive(Default)]
 struct Raw {
-    #[serde(default, deserialize_with = "present")]
-    jti: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    sub: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    scope: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    aud: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    iat: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    exp: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    nbf: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    max: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    data: Option<Value>,
+    jti: Option<Loose>,
+    sub: Option<Loose>,
+    scope: Option<Loose>,
+    aud: Option<Loose>,
+    iat: Option<Loose>,
+    exp: Option<Loose>,
+    nbf: Option<Loose>,
+    max: Option<Loose>,
+    data: Option<Loose>,
 }
 
-/// Keeps an explicit `null` as `Some(Value::Null)`, so that it is refused like any other
-/// wrong type instead of reading as "absent".
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
+/// A claim's JSON value, kept only in the forms some claim accepts. An explicit `null` is
+/// `Other`, refused like any other wrong type rather than read as "absent".
+enum Loose {
+    Text(String),
+    /// serde_json gives non-negative integers as `u64` and negative ones as `i64`.
+    Unsigned(u64),
+    Negative(i64),
+    Object(Map<String, Value>),
+    Other,
+}
+
+/// The listed claims, and every other name.
+enum Name {
+    Jti,
+    Sub,
+    Scope,
+    Aud,
+    Iat,
+    Exp,
+    Nbf,
+    Max,
+    Data,
+    Unlisted,
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Only an object is a claims set; `deserialize_map` refuses a positional array.
+        d.deserialize_map(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = Raw;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+        let mut raw = Raw::default();
+        while let Some(name) = map.next_key::<Name>()? {
+            let (slot, claim) = match name {
+                Name::Jti => (&mut raw.jti, "jti"),
+                Name::Sub => (&mut raw.sub, "sub"),
+                Name::Scope => (&mut raw.scope, "scope"),
+                Name::Aud => (&mut raw.aud, "aud"),
+                Name::Iat => (&mut raw.iat, "iat"),
+                Name::Exp => (&mut raw.exp, "exp"),
+                Name::Nbf => (&mut raw.nbf, "nbf"),
+                Name::Max => (&mut raw.max, "max"),
+                Name::Data => (&mut raw.data, "data"),
+                Name::Unlisted => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if slot.is_some() {
+                return Err(de::Error::duplicate_field(claim));
+            }
+            *slot = Some(map.next_value()?);
+        }
+        Ok(raw)
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_identifier(NameVisitor)
+    }
+}
+
+struct NameVisitor;
+
+impl Visitor<'_> for NameVisitor {
+    type Value = Name;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a claim name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Name, E> {
+        Ok(match name {
+            "jti" => Name::Jti,
+            "sub" => Name::Sub,
+            "scope" => Name::Scope,
+            "aud" => Name::Aud,
+            "iat" => Name::Iat,
+            "exp" => Name::Exp,
+            "nbf" => Name::Nbf,
+            "max" => Name::Max,
+            "data" => Name::Data,
+            _ => Name::Unlisted,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LooseVisitor)
+    }
+}
+
+struct LooseVisitor;
+
+impl<'de> Visitor<'de> for LooseVisitor {
+    type Value = Loose;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Loose, E> {
+        Ok(Loose::Text(text.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Loose, E> {
+        Ok(Loose::Text(text))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Loose, E> {
+        Ok(Loose::Unsigned(n))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Loose, E> {
+        Ok(u64::try_from(n).map_or(Loose::Negative(n), Loose::Unsigned))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Loose, E> {
+        Ok(Loose::Other)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Loose, E> {
+        Ok(Loose::Other)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Loose, E> {
+        Ok(Loose::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
+        // Read as values, not skipped: text that is not JSON stays malformed wherever it is.
+        while seq.next_element::<Value>()?.is_some() {}
+        Ok(Loose::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Loose, A::Error> {
+        Map::deserialize(MapAccessDeserializer::new(map)).map(Loose::Object)
+    }
 }
 
 impl Claims {
     /// Parses and type-checks a token payload (the JSON, already base64url-decoded).
     pub fn from_json(json: &[u8]) -> Result<Claims, Error> {
-        // A derived struct also accepts a JSON array, positionally: only objects are claims.
-        if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(Error::Malformed);
-        }
         let raw: Raw = serde_json::from_slice(json).map_err(|_| Error::Malformed)?;
         let claims = Claims {
             jti: string(raw.jti, "jti")?,
@@ -91,7 +228,7 @@ impl Claims {
             max: raw.max.map(max_uses).transpose()?,
             data: match raw.data {
                 None => Map::new(),
-                Some(Value::Object(map)) => map,
+                Some(Loose::Object(map)) => map,
                 Some(_) => return Err(Error::InvalidClaim("data")),
             },
         };
@@ -109,11 +246,14 @@ impl Claims {
             ("aud", &self.aud),
         ];
         for (claim, text) in texts {
-            if text.chars().any(char::is_control) {
+            if has_control(text) {
                 return Err(Error::InvalidClaim(claim));
             }
         }
-        if self.jti.is_empty() || self.jti.chars().count() > MAX_JTI_LEN {
+        // Characters are never more than bytes: only a long jti needs counting.
+        if self.jti.is_empty()
+            || (self.jti.len() > MAX_JTI_LEN && self.jti.chars().count() > MAX_JTI_LEN)
+        {
             return Err(Error::InvalidClaim("jti"));
         }
         if self.sub.is_empty() {
@@ -175,27 +315,38 @@ impl Claims {
     }
 }
 
-fn string(value: Option<Value>, claim: &'static str) -> Result<String, Error> {
+/// Whether `text` has a control character (Unicode's `Cc`: C0, DEL and C1).
+fn has_control(text: &str) -> bool {
+    // C1 controls are not ASCII: ASCII text needs only a byte scan.
+    if text.is_ascii() {
+        text.bytes().any(|b| b.is_ascii_control())
+    } else {
+        text.chars().any(char::is_control)
+    }
+}
+
+fn string(value: Option<Loose>, claim: &'static str) -> Result<String, Error> {
     match value {
-        Some(Value::String(s)) => Ok(s),
+        Some(Loose::Text(s)) => Ok(s),
         _ => Err(Error::InvalidClaim(claim)),
     }
 }
 
-fn integer(value: Option<Value>, claim: &'static str) -> Result<i64, Error> {
-    // `as_i64` is `None` for floats and for integers beyond i64: both are refused.
-    value
-        .as_ref()
-        .and_then(Value::as_i64)
-        .ok_or(Error::InvalidClaim(claim))
+fn integer(value: Option<Loose>, claim: &'static str) -> Result<i64, Error> {
+    // Floats are `Other`, and integers beyond i64 do not convert: both are refused.
+    match value {
+        Some(Loose::Negative(n)) => Ok(n),
+        Some(Loose::Unsigned(n)) => i64::try_from(n).map_err(|_| Error::InvalidClaim(claim)),
+        _ => Err(Error::InvalidClaim(claim)),
+    }
 }
 
-fn max_uses(value: Value) -> Result<u32, Error> {
-    value
-        .as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .filter(|&n| n >= 1)
-        .ok_or(Error::InvalidClaim("max"))
+fn max_uses(value: Loose) -> Result<u32, Error> {
+    match value {
+        Loose::Unsigned(n) => u32::try_from(n).ok().filter(|&n| n >= 1),
+        _ => None,
+    }
+    .ok_or(Error::InvalidClaim("max"))
 }
 
 #[cfg(test)]

@@ -3,19 +3,48 @@
 use std::fmt;
 use std::sync::Arc;
 
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 
-use crate::Error;
+use crate::{header, Error};
 
 /// Shortest secret accepted, in bytes: HS256 keys shorter than the hash output weaken it.
 pub const MIN_SECRET_LEN: usize = 32;
+
+/// Length of an HS256 tag, in bytes.
+pub(crate) const TAG_LEN: usize = 32;
 
 /// One HMAC secret, with the id that tokens name in their `kid` header.
 #[derive(Clone)]
 pub(crate) struct Key {
     pub(crate) id: Option<String>,
-    pub(crate) encoding: EncodingKey,
-    pub(crate) decoding: DecodingKey,
+    /// The HMAC state with the key's inner and outer pads already hashed. Each token starts
+    /// from a copy of it, so the key costs nothing per token (RFC 2104, section 4).
+    mac: Hmac<Sha256>,
+}
+
+impl Key {
+    /// The HS256 tag of `message`.
+    pub(crate) fn tag(&self, message: &[u8]) -> [u8; TAG_LEN] {
+        self.mac
+            .clone()
+            .chain_update(message)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// Whether `tag` is the HS256 tag of `message`, compared in constant time (the `digest`
+    /// crate's `verify_slice`), so the time taken says nothing about how much of it matched.
+    pub(crate) fn signed(&self, message: &[u8], tag: &[u8]) -> bool {
+        self.mac
+            .clone()
+            .chain_update(message)
+            .verify_slice(tag)
+            .is_ok()
+    }
 }
 
 /// The secrets links are signed and verified with.
@@ -38,14 +67,14 @@ pub(crate) struct Key {
 #[derive(Clone)]
 pub struct KeyRing {
     keys: Arc<[Key]>,
+    /// The signer's header, base64url-encoded: the same for every link it signs.
+    header: Arc<str>,
 }
 
 impl KeyRing {
     /// A ring of one secret, with no key id.
     pub fn from_secret(secret: &[u8]) -> Result<Self, Error> {
-        Ok(KeyRing {
-            keys: Arc::new([key(None, secret, "linktoken.secret")?]),
-        })
+        Ok(KeyRing::of(vec![key(None, secret, "linktoken.secret")?]))
     }
 
     /// A ring of named secrets; the first signs.
@@ -66,7 +95,15 @@ impl KeyRing {
             }
             ring.push(key(Some(id), &secret, &format!("{setting}.secret"))?);
         }
-        Ok(KeyRing { keys: ring.into() })
+        Ok(KeyRing::of(ring))
+    }
+
+    fn of(keys: Vec<Key>) -> KeyRing {
+        let header = header::encoded(keys[0].id.as_deref()).into();
+        KeyRing {
+            keys: keys.into(),
+            header,
+        }
     }
 
     /// The id of the key that signs new links, if keys are named.
@@ -74,8 +111,23 @@ impl KeyRing {
         self.signer().id.as_deref()
     }
 
-    pub(crate) fn signer(&self) -> &Key {
+    fn signer(&self) -> &Key {
         &self.keys[0]
+    }
+
+    /// The JWS compact serialization (RFC 7515, section 7.1) of `payload`, signed by the first
+    /// key.
+    pub(crate) fn sign(&self, payload: &[u8]) -> Result<String, Error> {
+        let mut token = Vec::with_capacity(
+            self.header.len() + 1 + encoded_len(payload.len()) + 1 + encoded_len(TAG_LEN),
+        );
+        token.extend_from_slice(self.header.as_bytes());
+        token.push(b'.');
+        append_base64(&mut token, payload)?;
+        let tag = self.signer().tag(&token);
+        token.push(b'.');
+        append_base64(&mut token, &tag)?;
+        String::from_utf8(token).map_err(|e| Error::InvalidLink(format!("signing failed: {e}")))
     }
 
     /// The keys a token with this `kid` header may have been signed with.
@@ -105,6 +157,21 @@ impl fmt::Debug for KeyRing {
     }
 }
 
+/// Characters of unpadded base64 for `bytes` bytes.
+fn encoded_len(bytes: usize) -> usize {
+    (bytes * 4).div_ceil(3)
+}
+
+/// Appends `bytes` to `out` as unpadded base64url, written in place.
+fn append_base64(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Error> {
+    let start = out.len();
+    out.resize(start + encoded_len(bytes.len()), 0);
+    URL_SAFE_NO_PAD
+        .encode_slice(bytes, &mut out[start..])
+        .map_err(|e| Error::InvalidLink(format!("signing failed: {e}")))?;
+    Ok(())
+}
+
 fn key(id: Option<String>, secret: &[u8], setting: &str) -> Result<Key, Error> {
     if secret.len() < MIN_SECRET_LEN {
         return Err(Error::Config(format!(
@@ -112,12 +179,9 @@ fn key(id: Option<String>, secret: &[u8], setting: &str) -> Result<Key, Error> {
             secret.len()
         )));
     }
-    let bad = |e: jsonwebtoken::errors::Error| Error::Config(format!("`{setting}`: {e}"));
-    Ok(Key {
-        id,
-        encoding: EncodingKey::from_secret(secret).map_err(bad)?,
-        decoding: DecodingKey::from_secret(secret).map_err(bad)?,
-    })
+    let mac = Hmac::<Sha256>::new_from_slice(secret)
+        .map_err(|e| Error::Config(format!("`{setting}`: {e}")))?;
+    Ok(Key { id, mac })
 }
 
 #[cfg(test)]

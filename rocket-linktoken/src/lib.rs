@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod fairing;
 mod guard;
+mod header;
 mod keys;
 mod link;
 mod runtime;

@@ -1,9 +1,10 @@
 //! Issuing links: pure signing, no I/O, so templates, mailers and batch jobs can mint freely.
 
+use std::cell::RefCell;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
-use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Map, Value};
 
 use crate::{target, Claims, Error, KeyRing};
@@ -194,15 +195,14 @@ impl Issuer {
             Error::InvalidLink(format!("the `{}` claim is invalid", claim_name(&e)))
         })?;
 
-        let signer = self.keys.signer();
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = signer.id.clone();
-        let token = jsonwebtoken::encode(&header, &claims, &signer.encoding)
-            .map_err(|e| Error::InvalidLink(format!("signing failed: {e}")))?;
+        // Room for a typical link's claims, so the buffer does not grow while they are written.
+        let mut payload = Vec::with_capacity(256);
+        serde_json::to_writer(&mut payload, &claims)
+            .map_err(|e| Error::InvalidLink(format!("the claims cannot be written: {e}")))?;
+        let token = self.keys.sign(&payload)?;
 
         let base = self.defaults.base_url.as_deref().unwrap_or("");
-        let url =
-            base.to_string() + &target::with_token(&claims.aud, &self.defaults.query_param, &token);
+        let url = target::url(base, &claims.aud, &self.defaults.query_param, &token);
         Ok(Link {
             token,
             url,
@@ -219,11 +219,34 @@ fn claim_name(e: &Error) -> &'static str {
     }
 }
 
+/// Random bytes in a link id: 128 bits.
+const JTI_BYTES: usize = 16;
+
+/// Random bytes fetched from the operating system at once, per thread: 32 links' worth.
+const POOL_LEN: usize = JTI_BYTES * 32;
+
+thread_local! {
+    /// Random bytes from the operating system, and how many have been handed out. A system
+    /// call costs as much as the rest of issuing a link; fetching in bulk pays it once for 32
+    /// links. Link ids need only be unique (every link shows its own), so keeping them in
+    /// memory is safe. One caveat: a process that forks without exec after issuing hands the
+    /// rest of the pool to its child, and the two would mint the same ids.
+    static POOL: RefCell<([u8; POOL_LEN], usize)> = const { RefCell::new(([0; POOL_LEN], POOL_LEN)) };
+}
+
 /// 128 random bits, base64url: 22 characters.
 fn random_jti() -> Result<String, Error> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::InvalidLink(format!("the system random source failed: {e}")))?;
+    let bytes = POOL.with_borrow_mut(|(pool, used)| {
+        if *used == POOL_LEN {
+            getrandom::fill(pool)
+                .map_err(|e| Error::InvalidLink(format!("the system random source failed: {e}")))?;
+            *used = 0;
+        }
+        let mut bytes = [0u8; JTI_BYTES];
+        bytes.copy_from_slice(&pool[*used..*used + JTI_BYTES]);
+        *used += JTI_BYTES;
+        Ok::<_, Error>(bytes)
+    })?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

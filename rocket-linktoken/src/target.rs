@@ -39,8 +39,23 @@ pub(crate) fn lift(path: &str, query: Option<&str>, param: &str) -> (TokenParam,
 /// The target with the token appended as its last query parameter: the link's URL in origin
 /// form.
 pub(crate) fn with_token(target: &str, param: &str, token: &str) -> String {
+    url("", target, param, token)
+}
+
+/// `base` followed by the target with the token appended: a link's URL, built in one
+/// allocation.
+pub(crate) fn url(base: &str, target: &str, param: &str, token: &str) -> String {
     let separator = if target.contains('?') { '&' } else { '?' };
-    format!("{target}{separator}{param}={token}")
+    let mut url =
+        String::with_capacity(base.len() + target.len() + 1 + param.len() + 1 + token.len());
+    for part in [base, target] {
+        url.push_str(part);
+    }
+    url.push(separator);
+    for part in [param, "=", token] {
+        url.push_str(part);
+    }
+    url
 }
 
 /// Checks a target for a new link and gives it in the form [`lift`] gives requests: an
