@@ -3,12 +3,12 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use base64_simd::URL_SAFE_NO_PAD;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use crate::json::{self, Member};
 use crate::Error;
 
 /// The one algorithm links are signed with (RFC 7518, section 3.2).
@@ -20,7 +20,7 @@ const ALGORITHM: &str = "HS256";
 pub(crate) fn encoded(kid: Option<&str>) -> String {
     // `Value`'s `Display` writes the id as a JSON string, escapes included.
     let kid = kid.map_or_else(String::new, |kid| format!(r#","kid":{}"#, Value::from(kid)));
-    URL_SAFE_NO_PAD.encode(format!(r#"{{"typ":"JWT","alg":"{ALGORITHM}"{kid}}}"#))
+    URL_SAFE_NO_PAD.encode_to_string(format!(r#"{{"typ":"JWT","alg":"{ALGORITHM}"{kid}}}"#))
 }
 
 /// The header fields this library reads, as they arrived; a field given twice is an error.
@@ -42,7 +42,10 @@ enum Param<'a> {
 /// Checks a token's header (the JSON, already base64url-decoded) and gives the key id it
 /// names, if any.
 pub(crate) fn read(json: &[u8]) -> Result<Option<Cow<'_, str>>, Error> {
-    let fields: Fields<'_> = serde_json::from_slice(json).map_err(|_| Error::Malformed)?;
+    let fields = match Fields::read_flat(json) {
+        Some(fields) => fields,
+        None => serde_json::from_slice(json).map_err(|_| Error::Malformed)?,
+    };
     match fields.alg {
         Some(Param::Text(alg)) if alg == ALGORITHM => {}
         Some(Param::Text(_)) => return Err(Error::UnsupportedAlgorithm),
@@ -55,6 +58,39 @@ pub(crate) fn read(json: &[u8]) -> Result<Option<Cow<'_, str>>, Error> {
         None | Some(Param::Null) => Ok(None),
         Some(Param::Text(kid)) => Ok(Some(kid)),
         Some(Param::Other) => Err(Error::Malformed),
+    }
+}
+
+impl<'a> Fields<'a> {
+    /// Reads the header with the fast reader; `None` leaves it to serde_json (`json.rs`).
+    fn read_flat(json: &'a [u8]) -> Option<Fields<'a>> {
+        let mut fields = Fields::default();
+        json::read_object(json, |name, value| {
+            let Some((slot, _)) = fields.slot(name) else {
+                return Some(());
+            };
+            if slot.is_some() {
+                // Repeated: serde_json's error is the answer.
+                return None;
+            }
+            *slot = Some(match value {
+                Member::Text(text) => Param::Text(Cow::Borrowed(text)),
+                Member::Unsigned(_) => Param::Other,
+                Member::Json(value) => serde_json::from_str(value).ok()?,
+            });
+            Some(())
+        })?;
+        Some(fields)
+    }
+
+    /// Where a field this library reads goes, and its name; `None` for other fields.
+    fn slot(&mut self, name: &str) -> Option<(&mut Option<Param<'a>>, &'static str)> {
+        match name {
+            "alg" => Some((&mut self.alg, "alg")),
+            "kid" => Some((&mut self.kid, "kid")),
+            "crit" => Some((&mut self.crit, "crit")),
+            _ => None,
+        }
     }
 }
 
@@ -77,14 +113,13 @@ impl<'de> Visitor<'de> for FieldsVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
         let mut fields = Fields::default();
         while let Some(name) = map.next_key::<Param<'de>>()? {
-            let (slot, field) = match name {
-                Param::Text(name) if name == "alg" => (&mut fields.alg, "alg"),
-                Param::Text(name) if name == "kid" => (&mut fields.kid, "kid"),
-                Param::Text(name) if name == "crit" => (&mut fields.crit, "crit"),
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
+            let slot = match &name {
+                Param::Text(name) => fields.slot(name),
+                _ => None,
+            };
+            let Some((slot, field)) = slot else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
             };
             if slot.is_some() {
                 return Err(de::Error::duplicate_field(field));
@@ -155,7 +190,7 @@ mod tests {
     use super::*;
 
     fn decoded(kid: Option<&str>) -> String {
-        String::from_utf8(URL_SAFE_NO_PAD.decode(encoded(kid)).unwrap()).unwrap()
+        String::from_utf8(URL_SAFE_NO_PAD.decode_to_vec(encoded(kid)).unwrap()).unwrap()
     }
 
     #[test]
@@ -174,7 +209,7 @@ mod tests {
     #[test]
     fn a_written_header_reads_back() {
         for kid in [None, Some("2026-11"), Some("a\"b")] {
-            let json = URL_SAFE_NO_PAD.decode(encoded(kid)).unwrap();
+            let json = URL_SAFE_NO_PAD.decode_to_vec(encoded(kid)).unwrap();
             assert_eq!(read(&json).unwrap().as_deref(), kid);
         }
     }

@@ -3,8 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use base64_simd::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -117,17 +116,21 @@ impl KeyRing {
 
     /// The JWS compact serialization (RFC 7515, section 7.1) of `payload`, signed by the first
     /// key.
-    pub(crate) fn sign(&self, payload: &[u8]) -> Result<String, Error> {
-        let mut token = Vec::with_capacity(
-            self.header.len() + 1 + encoded_len(payload.len()) + 1 + encoded_len(TAG_LEN),
+    pub(crate) fn sign(&self, payload: &[u8]) -> String {
+        let mut token = String::with_capacity(
+            self.header.len()
+                + 1
+                + URL_SAFE_NO_PAD.encoded_length(payload.len())
+                + 1
+                + URL_SAFE_NO_PAD.encoded_length(TAG_LEN),
         );
-        token.extend_from_slice(self.header.as_bytes());
-        token.push(b'.');
-        append_base64(&mut token, payload)?;
-        let tag = self.signer().tag(&token);
-        token.push(b'.');
-        append_base64(&mut token, &tag)?;
-        String::from_utf8(token).map_err(|e| Error::InvalidLink(format!("signing failed: {e}")))
+        token.push_str(&self.header);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_append(payload, &mut token);
+        let tag = self.signer().tag(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_append(tag, &mut token);
+        token
     }
 
     /// The keys a token with this `kid` header may have been signed with.
@@ -155,21 +158,6 @@ impl fmt::Debug for KeyRing {
             )
             .finish()
     }
-}
-
-/// Characters of unpadded base64 for `bytes` bytes.
-fn encoded_len(bytes: usize) -> usize {
-    (bytes * 4).div_ceil(3)
-}
-
-/// Appends `bytes` to `out` as unpadded base64url, written in place.
-fn append_base64(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), Error> {
-    let start = out.len();
-    out.resize(start + encoded_len(bytes.len()), 0);
-    URL_SAFE_NO_PAD
-        .encode_slice(bytes, &mut out[start..])
-        .map_err(|e| Error::InvalidLink(format!("signing failed: {e}")))?;
-    Ok(())
 }
 
 fn key(id: Option<String>, secret: &[u8], setting: &str) -> Result<Key, Error> {

@@ -8,6 +8,7 @@ mod error;
 mod fairing;
 mod guard;
 mod header;
+mod json;
 mod keys;
 mod link;
 mod runtime;

@@ -2,12 +2,12 @@
 
 use std::cell::RefCell;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
+use base64_simd::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::{target, Claims, Error, KeyRing};
+use crate::claims::NewClaims;
+use crate::{target, Error, KeyRing};
 
 /// What a new link should say. Only the user, the scope and the target are required.
 ///
@@ -169,8 +169,8 @@ impl Issuer {
             None => now + self.defaults.ttl,
         };
         let data = match &spec.data {
-            None => Map::new(),
-            Some(Value::Object(map)) => map.clone(),
+            None => None,
+            Some(Value::Object(map)) => Some(map),
             Some(_) => return Err(Error::InvalidLink("link data must be a JSON object".into())),
         };
         if spec.max_uses == Some(0) {
@@ -180,11 +180,11 @@ impl Issuer {
             Some(jti) => jti.clone(),
             None => random_jti()?,
         };
-        let claims = Claims {
-            jti,
-            sub: spec.sub.clone(),
-            scope: spec.scope.clone(),
-            aud,
+        let claims = NewClaims {
+            jti: &jti,
+            sub: &spec.sub,
+            scope: &spec.scope,
+            aud: &aud,
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
             nbf: spec.not_before.map(|t| t.timestamp()),
@@ -197,16 +197,17 @@ impl Issuer {
 
         // Room for a typical link's claims, so the buffer does not grow while they are written.
         let mut payload = Vec::with_capacity(256);
-        serde_json::to_writer(&mut payload, &claims)
+        claims
+            .write_json(&mut payload)
             .map_err(|e| Error::InvalidLink(format!("the claims cannot be written: {e}")))?;
-        let token = self.keys.sign(&payload)?;
+        let token = self.keys.sign(&payload);
 
         let base = self.defaults.base_url.as_deref().unwrap_or("");
-        let url = target::url(base, &claims.aud, &self.defaults.query_param, &token);
+        let url = target::url(base, &aud, &self.defaults.query_param, &token);
         Ok(Link {
             token,
             url,
-            jti: claims.jti,
+            jti,
             expires_at,
         })
     }
@@ -247,7 +248,7 @@ fn random_jti() -> Result<String, Error> {
         *used += JTI_BYTES;
         Ok::<_, Error>(bytes)
     })?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    Ok(URL_SAFE_NO_PAD.encode_to_string(bytes))
 }
 
 #[cfg(test)]
