@@ -15,7 +15,7 @@ pub const MAX_JTI_LEN: usize = 64;
 
 /// What a link token says, checked for shape: every claim of the right JSON type and range.
 ///
-/// The claims are those of DESIGN.md's token table. Claims not listed there are ignored, so
+/// The claims are those of the README's "The token". Claims not listed there are ignored, so
 /// other minters may add their own; listed claims of the wrong type are refused, never coerced.
 ///
 /// ```

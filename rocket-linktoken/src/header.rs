@@ -23,41 +23,95 @@ pub(crate) fn encoded(kid: Option<&str>) -> String {
     URL_SAFE_NO_PAD.encode_to_string(format!(r#"{{"typ":"JWT","alg":"{ALGORITHM}"{kid}}}"#))
 }
 
-/// The header fields this library reads, as they arrived; a field given twice is an error.
-#[derive(Default)]
-struct Fields<'a> {
-    alg: Option<Param<'a>>,
-    kid: Option<Param<'a>>,
-    crit: Option<Param<'a>>,
+/// The JSON type a header parameter must have (RFC 7515, section 4.1; RFC 7797, section 3).
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Strings,
+    Object,
+    Bool,
 }
 
-/// A header field's value: text (borrowed from the header when it has no escapes), `null`, or
-/// anything else.
+/// The header parameters this library looks at, each with its type. A parameter of the wrong
+/// type makes the header malformed (400), like a claim of the wrong type.
+const PARAMS: [(&str, Kind); 12] = [
+    ("alg", Kind::Text),
+    ("kid", Kind::Text),
+    ("typ", Kind::Text),
+    ("cty", Kind::Text),
+    // From here on, parameters this library does not honour. Each would change which key
+    // checks the signature (a key or certificate by value or by reference: RFC 8725, section
+    // 3.10) or what the payload means (`b64`: RFC 7797; `crit`: extensions the token says a
+    // verifier must understand). Ignoring one would let a token rest on something that was
+    // never checked, so a token carrying one is refused (403), as one signed with another
+    // algorithm is.
+    ("crit", Kind::Strings),
+    ("jku", Kind::Text),
+    ("jwk", Kind::Object),
+    ("x5u", Kind::Text),
+    ("x5c", Kind::Strings),
+    ("x5t", Kind::Text),
+    ("x5t#S256", Kind::Text),
+    ("b64", Kind::Bool),
+];
+const ALG: usize = 0;
+const KID: usize = 1;
+const FIRST_REFUSED: usize = 4;
+
+/// The parameters of [`PARAMS`] as they arrived, in its order; one given twice is an error.
+#[derive(Default)]
+struct Fields<'a> {
+    params: [Option<Param<'a>>; PARAMS.len()],
+}
+
+/// A header parameter's value, kept only as far as its type: text (borrowed from the header
+/// when it has no escapes), an array of strings, an object, a boolean, or anything else
+/// (`null` included).
 enum Param<'a> {
     Text(Cow<'a, str>),
-    Null,
+    Strings,
+    Object,
+    Bool,
     Other,
+}
+
+impl Param<'_> {
+    fn is(&self, kind: Kind) -> bool {
+        matches!(
+            (self, kind),
+            (Param::Text(_), Kind::Text)
+                | (Param::Strings, Kind::Strings)
+                | (Param::Object, Kind::Object)
+                | (Param::Bool, Kind::Bool)
+        )
+    }
 }
 
 /// Checks a token's header (the JSON, already base64url-decoded) and gives the key id it
 /// names, if any.
 pub(crate) fn read(json: &[u8]) -> Result<Option<Cow<'_, str>>, Error> {
-    let fields = match Fields::read_flat(json) {
+    let mut fields = match Fields::read_flat(json) {
         Some(fields) => fields,
         None => serde_json::from_slice(json).map_err(|_| Error::Malformed)?,
     };
-    match fields.alg {
-        Some(Param::Text(alg)) if alg == ALGORITHM => {}
-        Some(Param::Text(_)) => return Err(Error::UnsupportedAlgorithm),
-        _ => return Err(Error::Malformed),
+    let typed = PARAMS
+        .iter()
+        .zip(&fields.params)
+        .all(|((_, kind), param)| param.as_ref().map_or(true, |param| param.is(*kind)));
+    if !typed {
+        return Err(Error::Malformed);
     }
-    if !matches!(fields.crit, None | Some(Param::Null)) {
+    match &fields.params[ALG] {
+        Some(Param::Text(alg)) if alg == ALGORITHM => {}
+        Some(_) => return Err(Error::UnsupportedAlgorithm),
+        None => return Err(Error::Malformed),
+    }
+    if fields.params[FIRST_REFUSED..].iter().any(Option::is_some) {
         return Err(Error::CriticalHeader);
     }
-    match fields.kid {
-        None | Some(Param::Null) => Ok(None),
+    match fields.params[KID].take() {
         Some(Param::Text(kid)) => Ok(Some(kid)),
-        Some(Param::Other) => Err(Error::Malformed),
+        _ => Ok(None),
     }
 }
 
@@ -66,7 +120,7 @@ impl<'a> Fields<'a> {
     fn read_flat(json: &'a [u8]) -> Option<Fields<'a>> {
         let mut fields = Fields::default();
         json::read_object(json, |name, value| {
-            let Some((slot, _)) = fields.slot(name) else {
+            let Some(slot) = fields.slot(name) else {
                 return Some(());
             };
             if slot.is_some() {
@@ -83,14 +137,10 @@ impl<'a> Fields<'a> {
         Some(fields)
     }
 
-    /// Where a field this library reads goes, and its name; `None` for other fields.
-    fn slot(&mut self, name: &str) -> Option<(&mut Option<Param<'a>>, &'static str)> {
-        match name {
-            "alg" => Some((&mut self.alg, "alg")),
-            "kid" => Some((&mut self.kid, "kid")),
-            "crit" => Some((&mut self.crit, "crit")),
-            _ => None,
-        }
+    /// Where a parameter of [`PARAMS`] goes; `None` for any other.
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Param<'a>>> {
+        let index = PARAMS.iter().position(|(param, _)| *param == name)?;
+        Some(&mut self.params[index])
     }
 }
 
@@ -117,12 +167,12 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                 Param::Text(name) => fields.slot(name),
                 _ => None,
             };
-            let Some((slot, field)) = slot else {
+            let Some(slot) = slot else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
             if slot.is_some() {
-                return Err(de::Error::duplicate_field(field));
+                return Err(de::Error::custom("a header parameter is repeated"));
             }
             *slot = Some(map.next_value()?);
         }
@@ -153,11 +203,11 @@ impl<'de> Visitor<'de> for ParamVisitor {
         Ok(Param::Text(Cow::Owned(text.to_owned())))
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Param<'de>, E> {
-        Ok(Param::Null)
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Param<'de>, E> {
+        Ok(Param::Bool)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Param<'de>, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Param<'de>, E> {
         Ok(Param::Other)
     }
 
@@ -175,13 +225,20 @@ impl<'de> Visitor<'de> for ParamVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Param<'de>, A::Error> {
         // Read as values, not skipped: text that is not JSON stays malformed wherever it is.
-        while seq.next_element::<Value>()?.is_some() {}
-        Ok(Param::Other)
+        let mut strings = true;
+        while let Some(element) = seq.next_element::<Value>()? {
+            strings &= element.is_string();
+        }
+        Ok(if strings {
+            Param::Strings
+        } else {
+            Param::Other
+        })
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Param<'de>, A::Error> {
         while map.next_entry::<Value, Value>()?.is_some() {}
-        Ok(Param::Other)
+        Ok(Param::Object)
     }
 }
 
@@ -203,6 +260,70 @@ mod tests {
         assert_eq!(
             decoded(Some("a\"b")),
             r#"{"typ":"JWT","alg":"HS256","kid":"a\"b"}"#
+        );
+    }
+
+    fn status(header: &str) -> Result<Option<String>, &'static str> {
+        read(header.as_bytes())
+            .map(|kid| kid.map(String::from))
+            .map_err(|e| e.code())
+    }
+
+    #[test]
+    fn parameters_of_the_wrong_type_are_malformed() {
+        for header in [
+            r#"{"alg":"HS256","kid":null}"#,
+            r#"{"alg":"HS256","kid":7}"#,
+            r#"{"alg":"HS256","crit":null}"#,
+            r#"{"alg":"HS256","crit":"exp"}"#,
+            r#"{"alg":"HS256","crit":[1]}"#,
+            r#"{"alg":"HS256","typ":null}"#,
+            r#"{"alg":"HS256","cty":["JWT"]}"#,
+            r#"{"alg":"HS256","jku":null}"#,
+            r#"{"alg":"HS256","jwk":"key"}"#,
+            r#"{"alg":"HS256","x5c":{}}"#,
+            r#"{"alg":"HS256","x5t#S256":1}"#,
+            r#"{"alg":"HS256","b64":"false"}"#,
+            r#"{"alg":null}"#,
+            r#"{"alg":["HS256"]}"#,
+            r#"{"typ":"JWT"}"#,
+        ] {
+            assert_eq!(status(header), Err("malformed"), "{header}");
+        }
+    }
+
+    #[test]
+    fn parameters_that_change_the_key_or_the_payload_are_refused() {
+        for header in [
+            r#"{"alg":"HS256","crit":["exp"]}"#,
+            r#"{"alg":"HS256","crit":[]}"#,
+            r#"{"alg":"HS256","jku":"https://evil.example/keys"}"#,
+            r#"{"alg":"HS256","jwk":{"kty":"oct","k":"c2VjcmV0"}}"#,
+            r#"{"alg":"HS256","x5u":"https://evil.example/cert"}"#,
+            r#"{"alg":"HS256","x5c":["MIIB"]}"#,
+            r#"{"alg":"HS256","x5t":"thumb"}"#,
+            r#"{"alg":"HS256","x5t#S256":"thumb"}"#,
+            r#"{"alg":"HS256","b64":false}"#,
+            r#"{"alg":"HS256","b64":true}"#,
+            r#"{"alg":"HS256","jku":"https:\/\/evil.example\/keys"}"#,
+        ] {
+            assert_eq!(status(header), Err("critical_header"), "{header}");
+        }
+    }
+
+    #[test]
+    fn known_parameters_of_the_right_type_and_unknown_ones_pass() {
+        assert_eq!(
+            status(r#"{"alg":"HS256","typ":"JWT","cty":"x","kid":"k","zip":null,"x5t#S1":1}"#),
+            Ok(Some("k".into()))
+        );
+        assert_eq!(
+            status(r#"{"alg":"HS512","kid":"k"}"#),
+            Err("unsupported_algorithm")
+        );
+        assert_eq!(
+            status(r#"{"alg":"HS256","kid":"a","kid":"a"}"#),
+            Err("malformed")
         );
     }
 

@@ -20,9 +20,9 @@ pub struct Expected<'a> {
 
 /// Checks tokens against the key ring and a route's expectations.
 ///
-/// Checks run in this order, and the first failure is the answer: shape (400), header and
-/// signature (403), claim types (400), scope and target (403), not-before or issued in the
-/// future (403), expiry (410).
+/// Checks run in this order, and the first failure is the answer: shape and the header's
+/// parameter types (400), header and signature (403), claim types (400), scope and target
+/// (403), not-before or issued in the future (403), expiry (410).
 /// Only after the signature holds is anything in the payload believed.
 ///
 /// ```
@@ -244,6 +244,34 @@ mod tests {
             "malformed"
         );
         assert_eq!(code(v.authenticate(&signed("[1]", PAYLOAD))), "malformed");
+    }
+
+    #[test]
+    fn header_parameters_of_the_wrong_type_or_that_change_the_key_are_refused() {
+        let v = verifier();
+        for (header, expected) in [
+            (r#"{"alg":"HS256","kid":null}"#, "malformed"),
+            (r#"{"alg":"HS256","crit":null}"#, "malformed"),
+            (r#"{"alg":"HS256","typ":1}"#, "malformed"),
+            (
+                r#"{"alg":"HS256","jku":"https://evil.example/k"}"#,
+                "critical_header",
+            ),
+            (
+                r#"{"alg":"HS256","jwk":{"kty":"oct","k":"eA"}}"#,
+                "critical_header",
+            ),
+            (
+                r#"{"alg":"HS256","x5u":"https://evil.example/c"}"#,
+                "critical_header",
+            ),
+            (r#"{"alg":"HS256","x5c":["MIIB"]}"#, "critical_header"),
+            (r#"{"alg":"HS256","x5t":"t"}"#, "critical_header"),
+            (r#"{"alg":"HS256","b64":false}"#, "critical_header"),
+        ] {
+            let result = v.verify(&signed(header, PAYLOAD), &HERE, 150);
+            assert_eq!(code(result), expected, "{header}");
+        }
     }
 
     #[test]
