@@ -1,5 +1,7 @@
 //! The `[linktoken]` configuration, read from Rocket's figment.
 
+use std::fmt;
+
 use chrono::TimeDelta;
 use rocket::figment::Figment;
 use serde::Deserialize;
@@ -23,7 +25,7 @@ const MAX_LEEWAY: u32 = 300;
 /// leeway = 5                      # seconds of clock skew tolerated on exp and nbf
 /// client_ip_header = "X-Real-IP"  # only behind a proxy that sets it; the socket address otherwise
 /// ```
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct Config {
     secret: Option<String>,
     keys: Option<Vec<KeyConfig>>,
@@ -39,10 +41,30 @@ pub struct Config {
     client_ip_header: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 struct KeyConfig {
     id: String,
     secret: String,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Secrets never reach a log: whether one is set and the key ids, as `KeyRing` shows.
+        let keys = self
+            .keys
+            .as_ref()
+            .map(|keys| keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>());
+        f.debug_struct("Config")
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("keys", &keys)
+            .field("query_param", &self.query_param)
+            .field("base_url", &self.base_url)
+            .field("default_ttl", &self.default_ttl)
+            .field("default_max_uses", &self.default_max_uses)
+            .field("leeway", &self.leeway)
+            .field("client_ip_header", &self.client_ip_header)
+            .finish()
+    }
 }
 
 mod defaults {
@@ -279,6 +301,23 @@ mod tests {
             let got = bad(key, value);
             assert!(got.contains(expected), "{key}: {got}");
         }
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let single = config(&[("linktoken.secret", SECRET)]).unwrap();
+        let shown = format!("{single:?}");
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(shown.contains(r#"secret: Some("<redacted>")"#), "{shown}");
+
+        let other = "another-secret-of-at-least-32-bytes!!";
+        let figment = Figment::new().merge((
+            "linktoken.keys",
+            vec![serde_json::json!({ "id": "2026-11", "secret": other })],
+        ));
+        let named = format!("{:?}", Config::from_figment(&figment).unwrap());
+        assert!(!named.contains(other), "{named}");
+        assert!(named.contains(r#"keys: Some(["2026-11"])"#), "{named}");
     }
 
     #[test]

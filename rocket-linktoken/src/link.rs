@@ -165,8 +165,8 @@ impl Issuer {
             Some(Expiry::After(ttl)) if ttl <= TimeDelta::zero() => {
                 return Err(Error::InvalidLink("the ttl must be positive".into()))
             }
-            Some(Expiry::After(ttl)) => now + ttl,
-            None => now + self.defaults.ttl,
+            Some(Expiry::After(ttl)) => after(now, ttl)?,
+            None => after(now, self.defaults.ttl)?,
         };
         let data = match &spec.data {
             None => None,
@@ -211,6 +211,16 @@ impl Issuer {
             expires_at,
         })
     }
+}
+
+/// `ttl` after `now`: an error, not a panic, when that is past the last date chrono holds.
+fn after(now: DateTime<Utc>, ttl: TimeDelta) -> Result<DateTime<Utc>, Error> {
+    now.checked_add_signed(ttl).ok_or_else(|| {
+        Error::InvalidLink(format!(
+            "a ttl of {} seconds ends after the last representable date",
+            ttl.num_seconds()
+        ))
+    })
 }
 
 fn claim_name(e: &Error) -> &'static str {
@@ -324,6 +334,10 @@ mod tests {
         assert!(spec(LinkSpec::new("1", "", "/a")).is_err());
         assert!(spec(LinkSpec::new("1", "s", "/a").max_uses(0)).is_err());
         assert!(spec(LinkSpec::new("1", "s", "/a").ttl(TimeDelta::zero())).is_err());
+        assert!(matches!(
+            spec(LinkSpec::new("1", "s", "/a").ttl(TimeDelta::MAX)),
+            Err(Error::InvalidLink(_))
+        ));
         assert!(spec(LinkSpec::new("1", "s", "/a").data(serde_json::json!([1]))).is_err());
         assert!(spec(LinkSpec::new("1", "s", "/a").jti("x".repeat(65))).is_err());
     }
