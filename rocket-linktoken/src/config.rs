@@ -23,6 +23,7 @@ const MAX_LEEWAY: u32 = 300;
 /// default_ttl = 604800            # seconds a link lives unless told otherwise (7 days)
 /// default_max_uses = 1            # uses a route allows unless its attribute says
 /// leeway = 5                      # seconds of clock skew tolerated on exp and nbf
+/// max_ttl = 7776000               # longest lifetime (exp - iat) a link may have (90 days)
 /// client_ip_header = "X-Real-IP"  # only behind a proxy that sets it; the socket address otherwise
 /// ```
 #[derive(Clone, Deserialize)]
@@ -38,6 +39,8 @@ pub struct Config {
     default_max_uses: u32,
     #[serde(default = "defaults::leeway")]
     leeway: u32,
+    #[serde(default = "defaults::max_ttl")]
+    max_ttl: u32,
     client_ip_header: Option<String>,
 }
 
@@ -62,6 +65,7 @@ impl fmt::Debug for Config {
             .field("default_ttl", &self.default_ttl)
             .field("default_max_uses", &self.default_max_uses)
             .field("leeway", &self.leeway)
+            .field("max_ttl", &self.max_ttl)
             .field("client_ip_header", &self.client_ip_header)
             .finish()
     }
@@ -79,6 +83,9 @@ mod defaults {
     }
     pub(super) fn leeway() -> u32 {
         5
+    }
+    pub(super) fn max_ttl() -> u32 {
+        crate::verify::DEFAULT_MAX_TTL
     }
 }
 
@@ -128,6 +135,12 @@ impl Config {
                 "`linktoken.default_ttl` must be at least 1 second".into(),
             ));
         }
+        if self.default_ttl > self.max_ttl {
+            return Err(Error::Config(format!(
+                "`linktoken.default_ttl` ({} seconds) is longer than `linktoken.max_ttl` ({} seconds)",
+                self.default_ttl, self.max_ttl
+            )));
+        }
         if self.leeway > MAX_LEEWAY {
             return Err(Error::Config(format!(
                 "`linktoken.leeway` is {} seconds; at most {MAX_LEEWAY} (it lengthens every link's life)",
@@ -162,6 +175,7 @@ impl Config {
             keys: self.key_ring()?,
             defaults: IssueDefaults {
                 ttl: TimeDelta::seconds(i64::from(self.default_ttl)),
+                max_ttl: i64::from(self.max_ttl),
                 query_param: self.query_param.clone(),
                 base_url: self
                     .base_url
@@ -172,7 +186,7 @@ impl Config {
     }
 
     pub(crate) fn verifier(&self) -> Result<Verifier, Error> {
-        Ok(Verifier::new(self.key_ring()?, self.leeway))
+        Ok(Verifier::new(self.key_ring()?, self.leeway).with_max_ttl(self.max_ttl))
     }
 
     /// The query parameter that carries the token.
@@ -250,8 +264,14 @@ mod tests {
     fn defaults_match_the_design() {
         let c = config(&[("linktoken.secret", SECRET)]).unwrap();
         assert_eq!(
-            (c.query_param(), c.default_ttl, c.default_max_uses, c.leeway),
-            ("rt", 604_800, 1, 5)
+            (
+                c.query_param(),
+                c.default_ttl,
+                c.default_max_uses,
+                c.leeway,
+                c.max_ttl
+            ),
+            ("rt", 604_800, 1, 5, 7_776_000)
         );
         assert_eq!(c.client_ip_header(), None);
     }
@@ -265,7 +285,12 @@ mod tests {
                     .merge((key, value)),
             ))
         };
-        let cases: [(&str, serde_json::Value, &str); 6] = [
+        let cases: [(&str, serde_json::Value, &str); 7] = [
+            (
+                "linktoken.max_ttl",
+                86_400.into(),
+                "`linktoken.default_ttl` (604800 seconds) is longer than `linktoken.max_ttl` (86400 seconds)",
+            ),
             (
                 "linktoken.base_url",
                 "news.example.com".into(),

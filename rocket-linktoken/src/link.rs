@@ -59,13 +59,15 @@ impl LinkSpec {
         }
     }
 
-    /// Expire this long after issuing, instead of the configured `default_ttl`.
+    /// Expire this long after issuing, instead of the configured `default_ttl`; at most
+    /// `max_ttl`.
     pub fn ttl(mut self, ttl: TimeDelta) -> Self {
         self.expiry = Some(Expiry::After(ttl));
         self
     }
 
-    /// Expire at this instant, instead of after the configured `default_ttl`.
+    /// Expire at this instant, instead of after the configured `default_ttl`; at most
+    /// `max_ttl` after issuing.
     pub fn expires_at(mut self, at: DateTime<Utc>) -> Self {
         self.expiry = Some(Expiry::At(at));
         self
@@ -125,6 +127,8 @@ pub struct Link {
 #[derive(Debug, Clone)]
 pub(crate) struct IssueDefaults {
     pub(crate) ttl: TimeDelta,
+    /// The longest lifetime a link may have, in seconds (`max_ttl`).
+    pub(crate) max_ttl: i64,
     pub(crate) query_param: String,
     pub(crate) base_url: Option<String>,
 }
@@ -168,6 +172,14 @@ impl Issuer {
             Some(Expiry::After(ttl)) => after(now, ttl)?,
             None => after(now, self.defaults.ttl)?,
         };
+        let (iat, exp) = (now.timestamp(), expires_at.timestamp());
+        if exp.saturating_sub(iat) > self.defaults.max_ttl {
+            return Err(Error::InvalidLink(format!(
+                "the link would live {} seconds; `linktoken.max_ttl` allows {}",
+                exp.saturating_sub(iat),
+                self.defaults.max_ttl
+            )));
+        }
         let data = match &spec.data {
             None => None,
             Some(Value::Object(map)) => Some(map),
@@ -185,8 +197,8 @@ impl Issuer {
             sub: &spec.sub,
             scope: &spec.scope,
             aud: &aud,
-            iat: now.timestamp(),
-            exp: expires_at.timestamp(),
+            iat,
+            exp,
             nbf: spec.not_before.map(|t| t.timestamp()),
             max: spec.max_uses,
             data,
@@ -270,6 +282,7 @@ mod tests {
             keys: KeyRing::from_secret(b"0123456789abcdef0123456789abcdef").unwrap(),
             defaults: IssueDefaults {
                 ttl: TimeDelta::days(7),
+                max_ttl: TimeDelta::days(90).num_seconds(),
                 query_param: "rt".into(),
                 base_url: base_url.map(String::from),
             },
@@ -325,6 +338,20 @@ mod tests {
             .issue_at(&LinkSpec::new("1", "s", "/a?"), now())
             .unwrap();
         assert!(empty_query.url.starts_with("/a?rt="));
+    }
+
+    #[test]
+    fn links_longer_lived_than_max_ttl_are_not_issued() {
+        let spec = |s: LinkSpec| issuer(None).issue_at(&s, now());
+        assert!(spec(LinkSpec::new("1", "s", "/a").ttl(TimeDelta::days(90))).is_ok());
+        let over =
+            spec(LinkSpec::new("1", "s", "/a").ttl(TimeDelta::days(90) + TimeDelta::seconds(1)));
+        assert!(
+            matches!(&over, Err(Error::InvalidLink(why)) if why.contains("`linktoken.max_ttl` allows 7776000")),
+            "{over:?}"
+        );
+        let far = now() + TimeDelta::days(365);
+        assert!(spec(LinkSpec::new("1", "s", "/a").expires_at(far)).is_err());
     }
 
     #[test]

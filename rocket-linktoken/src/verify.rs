@@ -9,6 +9,10 @@ use crate::{header, Claims, Error, KeyRing};
 /// limit keeps hostile input cheap to refuse.
 pub const MAX_TOKEN_LEN: usize = 4096;
 
+/// The longest lifetime (`exp - iat`) a token may claim unless configured otherwise, in
+/// seconds: 90 days.
+pub(crate) const DEFAULT_MAX_TTL: u32 = 90 * 24 * 60 * 60;
+
 /// What the route expects of a token.
 #[derive(Debug, Clone, Copy)]
 pub struct Expected<'a> {
@@ -22,7 +26,8 @@ pub struct Expected<'a> {
 ///
 /// Checks run in this order, and the first failure is the answer: shape and the header's
 /// parameter types (400), header and signature (403), claim types (400), scope and target
-/// (403), not-before or issued in the future (403), expiry (410).
+/// (403), a lifetime (`exp - iat`) over `max_ttl` (403), not-before or issued in the future
+/// (403), expiry (410).
 /// Only after the signature holds is anything in the payload believed.
 ///
 /// ```
@@ -47,15 +52,34 @@ pub struct Expected<'a> {
 pub struct Verifier {
     pub(crate) keys: KeyRing,
     pub(crate) leeway: i64,
+    max_ttl: i64,
 }
 
 impl Verifier {
-    /// A verifier for these keys, tolerating `leeway_secs` of clock skew on `exp` and `nbf`.
+    /// A verifier for these keys, tolerating `leeway_secs` of clock skew on `exp` and `nbf`,
+    /// and refusing tokens that claim to live longer than 90 days (`max_ttl`).
     pub fn new(keys: KeyRing, leeway_secs: u32) -> Verifier {
         Verifier {
             keys,
             leeway: i64::from(leeway_secs),
+            max_ttl: i64::from(DEFAULT_MAX_TTL),
         }
+    }
+
+    /// Refuses tokens whose lifetime (`exp - iat`) is over `max_ttl_secs`. A leaked key, or
+    /// a minter gone wrong, cannot make links that outlive what this site ever issues.
+    ///
+    /// ```
+    /// use rocket_linktoken::{KeyRing, Verifier};
+    ///
+    /// let keys = KeyRing::from_secret(b"an-example-secret-of-32-bytes-or-more")?;
+    /// let verifier = Verifier::new(keys, 5).with_max_ttl(30 * 24 * 60 * 60);
+    /// # let _ = verifier;
+    /// # Ok::<(), rocket_linktoken::Error>(())
+    /// ```
+    pub fn with_max_ttl(mut self, max_ttl_secs: u32) -> Verifier {
+        self.max_ttl = i64::from(max_ttl_secs);
+        self
     }
 
     /// Every check: the token is genuine, and it applies to this route now (`now` in unix
@@ -111,6 +135,11 @@ impl Verifier {
         }
         if claims.aud != expected.target {
             return Err(Error::WrongTarget);
+        }
+        // No variant of its own yet: a lifetime this site never issues reads as a link it did
+        // not make (403).
+        if claims.exp.saturating_sub(claims.iat) > self.max_ttl {
+            return Err(Error::BadSignature);
         }
         // A link stamped in the future came from a clock too far ahead (or a forger with the
         // key): refusing it keeps user revocations, which compare `iat`, from missing it.
@@ -204,10 +233,39 @@ mod tests {
             code(verifier().verify(&signed(HS256, future), &HERE, 94)),
             "not_yet_valid"
         );
-        let far =
-            r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":1,"exp":9223372036854775807}"#;
+        let far = r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":9223372036854775000,"exp":9223372036854775807}"#;
         assert_eq!(
             code(verifier().verify(&signed(HS256, far), &HERE, i64::MAX - 1)),
+            "ok"
+        );
+    }
+
+    #[test]
+    fn a_lifetime_over_max_ttl_is_refused() {
+        let lives = |seconds: i64| {
+            format!(
+                r#"{{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":100,"exp":{}}}"#,
+                100 + seconds
+            )
+        };
+        let v = verifier();
+        let ninety_days = i64::from(DEFAULT_MAX_TTL);
+        let at_most = v.verify(&signed(HS256, &lives(ninety_days)), &HERE, 150);
+        assert_eq!(code(at_most), "ok");
+        let over = v.verify(&signed(HS256, &lives(ninety_days + 1)), &HERE, 150);
+        assert_eq!(over.unwrap_err().status().code, 403);
+
+        let strict = verifier().with_max_ttl(60);
+        assert_eq!(
+            strict
+                .verify(&signed(HS256, &lives(61)), &HERE, 150)
+                .unwrap_err()
+                .status()
+                .code,
+            403
+        );
+        assert_eq!(
+            code(strict.verify(&signed(HS256, &lives(60)), &HERE, 150)),
             "ok"
         );
     }
