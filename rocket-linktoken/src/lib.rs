@@ -12,6 +12,7 @@ mod json;
 mod keys;
 mod link;
 mod runtime;
+mod scope;
 mod store;
 mod target;
 #[cfg(feature = "tera")]

@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 use crate::claims::NewClaims;
-use crate::{target, Error, KeyRing};
+use crate::{scope, target, Error, KeyRing};
 
 /// What a new link should say. Only the user, the scope and the target are required.
 ///
@@ -41,7 +41,9 @@ enum Expiry {
 
 impl LinkSpec {
     /// A link for `user`, allowing the action `scope`, opening `target`: an origin-form path
-    /// with an optional query, such as `/unsubscribe/7` or `/confirm?list=2`.
+    /// with an optional query, such as `/unsubscribe/7` or `/confirm?list=2`. The scope is
+    /// written in the alphabet `#[expiring_link]` takes (ASCII letters, digits and
+    /// `_ - . : /`); issuing refuses any other.
     pub fn new(
         user: impl Into<String>,
         scope: impl Into<String>,
@@ -187,6 +189,13 @@ impl Issuer {
         };
         if spec.max_uses == Some(0) {
             return Err(Error::InvalidLink("max_uses must be at least 1".into()));
+        }
+        if let Some(bad) = scope::first_invalid(&spec.scope) {
+            return Err(Error::InvalidLink(format!(
+                "the scope {:?} may only contain {}; found {bad:?}",
+                spec.scope,
+                scope::ALPHABET
+            )));
         }
         let jti = match &spec.jti {
             Some(jti) => jti.clone(),
@@ -352,6 +361,19 @@ mod tests {
         );
         let far = now() + TimeDelta::days(365);
         assert!(spec(LinkSpec::new("1", "s", "/a").expires_at(far)).is_err());
+    }
+
+    #[test]
+    fn scopes_follow_the_alphabet_of_expiring_link() {
+        let issue = |scope: &str| issuer(None).issue_at(&LinkSpec::new("1", scope, "/a"), now());
+        assert!(issue("a-Z_0.9:x/y").is_ok());
+        for scope in ["un subscribe", "caf\u{e9}", "a\u{2024}b", "a\tb", "a,b"] {
+            let refused = issue(scope);
+            assert!(
+                matches!(&refused, Err(Error::InvalidLink(why)) if why.contains("may only contain ASCII letters, digits and `_ - . : /`")),
+                "{scope:?}: {refused:?}"
+            );
+        }
     }
 
     #[test]
