@@ -24,6 +24,7 @@ const MAX_LEEWAY: u32 = 300;
 /// default_max_uses = 1            # uses a route allows unless its attribute says
 /// leeway = 5                      # seconds of clock skew tolerated on exp and nbf
 /// max_ttl = 7776000               # longest lifetime (exp - iat) a link may have (90 days)
+/// ignore_params = ["utm_*", "fbclid"]   # left out when comparing a request's target with a link's
 /// client_ip_header = "X-Real-IP"  # only behind a proxy that sets it; the socket address otherwise
 /// ```
 #[derive(Clone, Deserialize)]
@@ -42,6 +43,8 @@ pub struct Config {
     #[serde(default = "defaults::max_ttl")]
     max_ttl: u32,
     client_ip_header: Option<String>,
+    #[serde(default = "defaults::ignore_params")]
+    ignore_params: Vec<String>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -67,6 +70,7 @@ impl fmt::Debug for Config {
             .field("leeway", &self.leeway)
             .field("max_ttl", &self.max_ttl)
             .field("client_ip_header", &self.client_ip_header)
+            .field("ignore_params", &self.ignore_params)
             .finish()
     }
 }
@@ -83,6 +87,9 @@ mod defaults {
     }
     pub(super) fn leeway() -> u32 {
         5
+    }
+    pub(super) fn ignore_params() -> Vec<String> {
+        crate::target::TRACKING_PARAMS.map(String::from).to_vec()
     }
     pub(super) fn max_ttl() -> u32 {
         crate::verify::DEFAULT_MAX_TTL
@@ -135,6 +142,18 @@ impl Config {
                 "`linktoken.default_ttl` must be at least 1 second".into(),
             ));
         }
+        for name in &self.ignore_params {
+            let stem = name.strip_suffix('*').unwrap_or(name);
+            let ok = !stem.is_empty()
+                && stem
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !ok {
+                return Err(Error::Config(format!(
+                    "`linktoken.ignore_params` has `{name}`; give parameter names (letters, digits, `-`, `_`, `.`), each optionally ending in `*`, and never `*` alone"
+                )));
+            }
+        }
         if self.default_ttl > self.max_ttl {
             return Err(Error::Config(format!(
                 "`linktoken.default_ttl` ({} seconds) is longer than `linktoken.max_ttl` ({} seconds)",
@@ -186,7 +205,9 @@ impl Config {
     }
 
     pub(crate) fn verifier(&self) -> Result<Verifier, Error> {
-        Ok(Verifier::new(self.key_ring()?, self.leeway).with_max_ttl(self.max_ttl))
+        Ok(Verifier::new(self.key_ring()?, self.leeway)
+            .with_max_ttl(self.max_ttl)
+            .with_ignored_params(self.ignore_params.iter().cloned()))
     }
 
     /// The query parameter that carries the token.
@@ -274,6 +295,10 @@ mod tests {
             ("rt", 604_800, 1, 5, 7_776_000)
         );
         assert_eq!(c.client_ip_header(), None);
+        assert_eq!(
+            c.ignore_params,
+            ["utm_*", "fbclid", "gclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi"]
+        );
     }
 
     #[test]
@@ -285,7 +310,17 @@ mod tests {
                     .merge((key, value)),
             ))
         };
-        let cases: [(&str, serde_json::Value, &str); 7] = [
+        let cases: [(&str, serde_json::Value, &str); 9] = [
+            (
+                "linktoken.ignore_params",
+                serde_json::json!(["utm_*", "*"]),
+                "`linktoken.ignore_params` has `*`",
+            ),
+            (
+                "linktoken.ignore_params",
+                serde_json::json!(["a b"]),
+                "`linktoken.ignore_params` has `a b`",
+            ),
             (
                 "linktoken.max_ttl",
                 86_400.into(),

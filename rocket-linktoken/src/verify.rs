@@ -3,6 +3,7 @@
 use base64_simd::{AsOut as _, URL_SAFE_NO_PAD};
 
 use crate::keys::TAG_LEN;
+use crate::target::{IgnoredParams, TRACKING_PARAMS};
 use crate::{header, Claims, Error, KeyRing};
 
 /// Longest token accepted, in bytes. Links this library makes are a few hundred bytes; the
@@ -18,7 +19,8 @@ pub(crate) const DEFAULT_MAX_TTL: u32 = 90 * 24 * 60 * 60;
 pub struct Expected<'a> {
     /// The route's scope; the token's `scope` must equal it.
     pub scope: &'a str,
-    /// The request target, without the token parameter; the token's `aud` must equal it.
+    /// The request target, without the token parameter; the token's `aud` must equal it, but
+    /// for ignored (tracking) query parameters.
     pub target: &'a str,
 }
 
@@ -53,6 +55,7 @@ pub struct Verifier {
     pub(crate) keys: KeyRing,
     pub(crate) leeway: i64,
     max_ttl: i64,
+    ignored: IgnoredParams,
 }
 
 impl Verifier {
@@ -63,7 +66,29 @@ impl Verifier {
             keys,
             leeway: i64::from(leeway_secs),
             max_ttl: i64::from(DEFAULT_MAX_TTL),
+            ignored: IgnoredParams::new(TRACKING_PARAMS),
         }
+    }
+
+    /// Leaves these query parameters out when comparing a request's target with a link's
+    /// (`aud`), instead of the tracking parameters mailers append (`utm_*`, `fbclid`, `gclid`,
+    /// `mc_cid`, `mc_eid`, `_hsenc`, `_hsmi`). A name ending in `*` matches any rest. Any other
+    /// parameter the request adds, drops or reorders still makes it another target.
+    ///
+    /// ```
+    /// use rocket_linktoken::{KeyRing, Verifier};
+    ///
+    /// let keys = KeyRing::from_secret(b"an-example-secret-of-32-bytes-or-more")?;
+    /// let verifier = Verifier::new(keys, 5).with_ignored_params(["utm_*", "ref"]);
+    /// # let _ = verifier;
+    /// # Ok::<(), rocket_linktoken::Error>(())
+    /// ```
+    pub fn with_ignored_params<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Verifier {
+        self.ignored = IgnoredParams::new(names);
+        self
     }
 
     /// Refuses tokens whose lifetime (`exp - iat`) is over `max_ttl_secs`. A leaked key, or
@@ -133,7 +158,7 @@ impl Verifier {
         if claims.scope != expected.scope {
             return Err(Error::WrongScope);
         }
-        if claims.aud != expected.target {
+        if !self.ignored.same_target(&claims.aud, expected.target) {
             return Err(Error::WrongTarget);
         }
         // No variant of its own yet: a lifetime this site never issues reads as a link it did
@@ -267,6 +292,26 @@ mod tests {
         assert_eq!(
             code(strict.verify(&signed(HS256, &lives(60)), &HERE, 150)),
             "ok"
+        );
+    }
+
+    #[test]
+    fn tracking_parameters_do_not_change_the_target() {
+        let token = signed(HS256, PAYLOAD);
+        let at = |target: &'static str| Expected { scope: "s", target };
+        let v = verifier();
+        assert_eq!(
+            code(v.verify(&token, &at("/a?utm_source=news&fbclid=x"), 150)),
+            "ok"
+        );
+        assert_eq!(
+            code(v.verify(&token, &at("/a?list=2"), 150)),
+            "wrong_target"
+        );
+        let exact = verifier().with_ignored_params(Vec::<String>::new());
+        assert_eq!(
+            code(exact.verify(&token, &at("/a?utm_source=news"), 150)),
+            "wrong_target"
         );
     }
 
