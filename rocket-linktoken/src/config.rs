@@ -175,16 +175,19 @@ impl Config {
     }
 
     pub(crate) fn key_ring(&self) -> Result<KeyRing, Error> {
-        match (&self.secret, &self.keys) {
-            (Some(_), Some(_)) => Err(Error::Config(
-                "both `linktoken.secret` and `linktoken.keys` are set; keep one".into(),
-            )),
-            (Some(secret), None) => KeyRing::from_secret(secret.as_bytes()),
-            (None, Some(keys)) => KeyRing::new(
+        let named = |keys: &[KeyConfig]| {
+            KeyRing::new(
                 keys.iter()
                     .map(|k| (k.id.clone(), k.secret.as_bytes().to_vec()))
                     .collect(),
-            ),
+            )
+        };
+        match (&self.secret, &self.keys) {
+            // Keys rotated in through the environment while the configuration file still has
+            // the secret: the keys sign, and the secret keeps verifying the links it signed.
+            (Some(secret), Some(keys)) => named(keys)?.with_unnamed_secret(secret.as_bytes()),
+            (Some(secret), None) => KeyRing::from_secret(secret.as_bytes()),
+            (None, Some(keys)) => named(keys),
             (None, None) => Err(missing_secret()),
         }
     }
@@ -391,7 +394,44 @@ mod tests {
         ));
         let ring = Config::from_figment(&figment).unwrap().key_ring().unwrap();
         assert_eq!(ring.signing_key_id(), Some("new"));
-        let both = figment.merge(("linktoken.secret", SECRET));
-        assert!(message(Config::from_figment(&both)).contains("both"));
+    }
+
+    #[test]
+    fn keys_from_the_environment_sign_and_the_secret_beside_them_verifies_links_without_kid() {
+        use rocket::figment::providers::{Format, Toml};
+        use rocket::figment::value::Value;
+
+        let rotated = "a-rotated-secret-of-at-least-32-bytes";
+        // Rocket.toml keeps a development secret; ROCKET_LINKTOKEN brings named keys, parsed
+        // as figment parses environment values.
+        let toml = format!("[debug.linktoken]\nsecret = \"{SECRET}\"\n");
+        let env: Value = format!(r#"{{keys=[{{id="2026-11",secret="{rotated}"}}]}}"#)
+            .parse()
+            .unwrap();
+        let figment = Figment::from(Toml::string(&toml).nested())
+            .merge(("linktoken", env))
+            .select("debug");
+        let issuer = Issuer::from_figment(&figment).unwrap();
+        let verifier = Verifier::from_figment(&figment).unwrap();
+
+        let here = crate::Expected {
+            scope: "s",
+            target: "/a",
+        };
+        let now = chrono::Utc::now().timestamp();
+        let spec = crate::LinkSpec::new("1", "s", "/a");
+        let new_link = issuer.issue(&spec).unwrap();
+        assert_eq!(issuer.keys.signing_key_id(), Some("2026-11"));
+        let rotated_only = Verifier::new(
+            KeyRing::new(vec![("2026-11".into(), rotated.as_bytes().to_vec())]).unwrap(),
+            5,
+        );
+        assert!(rotated_only.verify(&new_link.token, &here, now).is_ok());
+
+        let old_issuer = Issuer::from_figment(&Figment::new().merge(("linktoken.secret", SECRET)));
+        let old_link = old_issuer.unwrap().issue(&spec).unwrap();
+        assert!(verifier.verify(&old_link.token, &here, now).is_ok());
+        assert!(verifier.verify(&new_link.token, &here, now).is_ok());
+        assert!(rotated_only.verify(&old_link.token, &here, now).is_err());
     }
 }

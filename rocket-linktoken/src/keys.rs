@@ -51,7 +51,8 @@ impl Key {
 /// The first key signs; every key verifies. A ring made from one bare secret signs without a
 /// `kid` header; a ring of named keys puts the signer's id in `kid`, and a token's `kid` must
 /// name one of them. A token without `kid` is checked against every key, so links made before
-/// a single `secret` became a list of `keys` keep working.
+/// a single `secret` became a list of `keys` keep working, whether that secret is still one of
+/// the keys or kept beside them ([`KeyRing::with_unnamed_secret`]).
 ///
 /// ```
 /// use rocket_linktoken::KeyRing;
@@ -95,6 +96,23 @@ impl KeyRing {
             ring.push(key(Some(id), &secret, &format!("{setting}.secret"))?);
         }
         Ok(KeyRing::of(ring))
+    }
+
+    /// Adds a secret that verifies links without `kid` and signs nothing: beside named `keys`,
+    /// the `secret` that signed links before them keeps those links working.
+    ///
+    /// ```
+    /// use rocket_linktoken::KeyRing;
+    ///
+    /// let ring = KeyRing::new(vec![("2026-11".to_string(), b"a-new-secret-of-at-least-32-bytes!!".to_vec())])?
+    ///     .with_unnamed_secret(b"the-secret-links-were-signed-with-before")?;
+    /// assert_eq!(ring.signing_key_id(), Some("2026-11"));
+    /// # Ok::<(), rocket_linktoken::Error>(())
+    /// ```
+    pub fn with_unnamed_secret(self, secret: &[u8]) -> Result<KeyRing, Error> {
+        let mut keys = self.keys.to_vec();
+        keys.push(key(None, secret, "linktoken.secret")?);
+        Ok(KeyRing::of(keys))
     }
 
     fn of(keys: Vec<Key>) -> KeyRing {
@@ -201,6 +219,22 @@ mod tests {
             .to_string()
             .contains("keys[0].id"));
         assert!(KeyRing::new(vec![]).is_err());
+    }
+
+    #[test]
+    fn an_unnamed_secret_beside_keys_verifies_only_tokens_without_kid() {
+        let ring = KeyRing::new(vec![("a".into(), SECRET.to_vec())])
+            .unwrap()
+            .with_unnamed_secret(b"another-secret-of-at-least-32-bytes")
+            .unwrap();
+        assert_eq!(ring.signing_key_id(), Some("a"));
+        assert_eq!(ring.candidates(None).count(), 2);
+        assert_eq!(ring.candidates(Some("a")).count(), 1);
+        assert_eq!(format!("{ring:?}"), r#"KeyRing { ids: [Some("a"), None] }"#);
+        assert!(KeyRing::new(vec![("a".into(), SECRET.to_vec())])
+            .unwrap()
+            .with_unnamed_secret(b"short")
+            .is_err());
     }
 
     #[test]
