@@ -90,28 +90,35 @@ impl Param<'_> {
 /// Checks a token's header (the JSON, already base64url-decoded) and gives the key id it
 /// names, if any.
 pub(crate) fn read(json: &[u8]) -> Result<Option<Cow<'_, str>>, Error> {
-    let mut fields = match Fields::read_flat(json) {
+    let fields = match Fields::read_flat(json) {
         Some(fields) => fields,
         None => serde_json::from_slice(json).map_err(|_| Error::Malformed)?,
     };
-    let typed = PARAMS
-        .iter()
-        .zip(&fields.params)
-        .all(|((_, kind), param)| param.as_ref().map_or(true, |param| param.is(*kind)));
-    if !typed {
-        return Err(Error::Malformed);
-    }
-    match &fields.params[ALG] {
-        Some(Param::Text(alg)) if alg == ALGORITHM => {}
-        Some(_) => return Err(Error::UnsupportedAlgorithm),
-        None => return Err(Error::Malformed),
-    }
-    if fields.params[FIRST_REFUSED..].iter().any(Option::is_some) {
-        return Err(Error::CriticalHeader);
-    }
-    match fields.params[KID].take() {
-        Some(Param::Text(kid)) => Ok(Some(kid)),
-        _ => Ok(None),
+    fields.check()
+}
+
+impl<'a> Fields<'a> {
+    /// The header rules, on parameters as they arrived; the key id named, if any.
+    fn check(mut self) -> Result<Option<Cow<'a, str>>, Error> {
+        let typed = PARAMS
+            .iter()
+            .zip(&self.params)
+            .all(|((_, kind), param)| param.as_ref().map_or(true, |param| param.is(*kind)));
+        if !typed {
+            return Err(Error::Malformed);
+        }
+        match &self.params[ALG] {
+            Some(Param::Text(alg)) if alg == ALGORITHM => {}
+            Some(_) => return Err(Error::UnsupportedAlgorithm),
+            None => return Err(Error::Malformed),
+        }
+        if self.params[FIRST_REFUSED..].iter().any(Option::is_some) {
+            return Err(Error::CriticalHeader);
+        }
+        match self.params[KID].take() {
+            Some(Param::Text(kid)) => Ok(Some(kid)),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -245,6 +252,7 @@ impl<'de> Visitor<'de> for ParamVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn decoded(kid: Option<&str>) -> String {
         String::from_utf8(URL_SAFE_NO_PAD.decode_to_vec(encoded(kid)).unwrap()).unwrap()
@@ -325,6 +333,40 @@ mod tests {
             status(r#"{"alg":"HS256","kid":"a","kid":"a"}"#),
             Err("malformed")
         );
+    }
+
+    proptest! {
+        #[test]
+        fn the_fast_reader_agrees_with_serde_json(
+            members in prop::collection::vec((
+                prop_oneof![Just("alg"), Just("kid"), Just("typ"), Just("crit"), Just("b64"), Just("x5t#S256"), Just("zip")],
+                prop_oneof![
+                    Just(Value::from("HS256")),
+                    Just(Value::Null),
+                    any::<bool>().prop_map(Value::from),
+                    any::<u64>().prop_map(Value::from),
+                    any::<i64>().prop_map(Value::from),
+                    ".{0,6}".prop_map(Value::from),
+                    prop::collection::vec(".{0,3}".prop_map(Value::from), 0..3).prop_map(Value::from),
+                ],
+            ), 0..6),
+        ) {
+            // Written by hand, so that names may repeat.
+            let json = format!(
+                "{{{}}}",
+                members
+                    .iter()
+                    .map(|(name, value)| format!("{}:{value}", Value::from(*name)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let slow = serde_json::from_slice::<Fields<'_>>(json.as_bytes())
+                .map_err(|_| Error::Malformed)
+                .and_then(Fields::check)
+                .map_err(|e| e.code());
+            let fast = read(json.as_bytes()).map_err(|e| e.code());
+            prop_assert_eq!(fast, slow, "{}", json);
+        }
     }
 
     #[test]
