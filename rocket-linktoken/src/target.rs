@@ -112,7 +112,7 @@ pub(crate) fn url(base: &str, target: &str, param: &str, token: &str) -> String 
 /// Checks a target for a new link and gives it in the form [`lift`] gives requests: an
 /// origin-form path (RFC 3986 characters, valid percent escapes), an optional query without
 /// the token parameter, no fragment.
-pub(crate) fn normalize(target: &str, param: &str) -> Result<String, &'static str> {
+pub(crate) fn normalize<'a>(target: &'a str, param: &str) -> Result<Cow<'a, str>, &'static str> {
     if !target.starts_with('/') {
         return Err("is not an origin-form path like `/a/b?c=d`");
     }
@@ -123,12 +123,12 @@ pub(crate) fn normalize(target: &str, param: &str) -> Result<String, &'static st
     if !is_uri_text(target) {
         return Err("has characters a URL cannot carry unescaped");
     }
-    let (path, query) = match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (target, None),
+    // A path alone is already in the form requests are compared in.
+    let Some((path, query)) = target.split_once('?') else {
+        return Ok(Cow::Borrowed(target));
     };
-    match lift(path, query, param) {
-        (TokenParam::Absent, target) => Ok(target),
+    match lift(path, Some(query), param) {
+        (TokenParam::Absent, target) => Ok(Cow::Owned(target)),
         _ => Err("already has the token parameter"),
     }
 }
@@ -237,7 +237,7 @@ mod tests {
             assert_eq!(normalized, expected);
             let (path, query) = match normalized.split_once('?') {
                 Some((p, q)) => (p, Some(q)),
-                None => (normalized.as_str(), None),
+                None => (&*normalized, None),
             };
             assert_eq!(
                 lift(path, query, "rt").1,
