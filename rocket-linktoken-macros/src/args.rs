@@ -6,6 +6,7 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Lit, LitStr, Meta, Token};
 
 use crate::errors::{self, Errors};
+use crate::scope;
 
 /// The checked arguments of one `#[expiring_link]`.
 pub(crate) struct Args {
@@ -127,16 +128,13 @@ fn parse_scope(meta: &Meta) -> syn::Result<LitStr> {
             "`scope` must not be empty",
         ));
     }
-    // Scopes are compared byte for byte and travel inside links; a small alphabet keeps
-    // out whitespace and look-alike Unicode that would make two scopes read the same.
-    if let Some(bad) = value
-        .chars()
-        .find(|c| !c.is_ascii_alphanumeric() && !"_-.:/".contains(*c))
-    {
+    // The rule issuing links enforces too: a route's scope is one a link can carry.
+    if let Some(bad) = scope::first_invalid(&value) {
         return Err(syn::Error::new_spanned(
             literal,
             format!(
-                "`scope` may only contain ASCII letters, digits and `_ - . : /`; found {bad:?}"
+                "`scope` may only contain {}; found {bad:?}",
+                scope::ALPHABET
             ),
         ));
     }

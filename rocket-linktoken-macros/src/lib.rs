@@ -40,6 +40,7 @@ mod args;
 mod errors;
 mod expand;
 mod handler;
+mod scope;
 
 use proc_macro::TokenStream;
 

@@ -1,8 +1,13 @@
 //! The token's claims: the wire format other languages mint and read.
 
+use std::fmt;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::json::{self, Member};
 use crate::Error;
 
 /// Longest accepted `jti`, in characters.
@@ -10,7 +15,7 @@ pub const MAX_JTI_LEN: usize = 64;
 
 /// What a link token says, checked for shape: every claim of the right JSON type and range.
 ///
-/// The claims are those of DESIGN.md's token table. Claims not listed there are ignored, so
+/// The claims are those of the README's "The token". Claims not listed there are ignored, so
 /// other minters may add their own; listed claims of the wrong type are refused, never coerced.
 ///
 /// ```
@@ -41,45 +46,285 @@ pub struct Claims {
     pub(crate) data: Map<String, Value>,
 }
 
-/// The listed claims as they arrived, before their types are checked. Deriving `Deserialize`
-/// here (rather than reading a `serde_json::Map`) makes a repeated claim an error instead of
-/// letting the last one silently win.
-#[derive(Deserialize)]
-struct Raw {
-    #[serde(default, deserialize_with = "present")]
-    jti: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    sub: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    scope: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    aud: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    iat: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    exp: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    nbf: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    max: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    data: Option<Value>,
+/// The claims of a link being issued, borrowed from what the issuer was given: writing them
+/// needs no copies.
+pub(crate) struct NewClaims<'a> {
+    pub(crate) jti: &'a str,
+    pub(crate) sub: &'a str,
+    pub(crate) scope: &'a str,
+    pub(crate) aud: &'a str,
+    pub(crate) iat: i64,
+    pub(crate) exp: i64,
+    pub(crate) nbf: Option<i64>,
+    pub(crate) max: Option<u32>,
+    pub(crate) data: Option<&'a Map<String, Value>>,
 }
 
-/// Keeps an explicit `null` as `Some(Value::Null)`, so that it is refused like any other
-/// wrong type instead of reading as "absent".
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
+impl NewClaims<'_> {
+    /// The checks a token read back will get.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        check_texts(self.jti, self.sub, self.scope, self.aud)
+    }
+
+    /// The claims as compact JSON, byte for byte what serde_json writes for [`Claims`]
+    /// (tested): written by hand because serde_json's general machinery cost a third of
+    /// issuing a link.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let mut integer = itoa::Buffer::new();
+        for (prefix, text) in [
+            (&br#"{"jti":"#[..], self.jti),
+            (br#","sub":"#, self.sub),
+            (br#","scope":"#, self.scope),
+            (br#","aud":"#, self.aud),
+        ] {
+            out.extend_from_slice(prefix);
+            write_string(out, text)?;
+        }
+        out.extend_from_slice(br#","iat":"#);
+        out.extend_from_slice(integer.format(self.iat).as_bytes());
+        out.extend_from_slice(br#","exp":"#);
+        out.extend_from_slice(integer.format(self.exp).as_bytes());
+        if let Some(nbf) = self.nbf {
+            out.extend_from_slice(br#","nbf":"#);
+            out.extend_from_slice(integer.format(nbf).as_bytes());
+        }
+        if let Some(max) = self.max {
+            out.extend_from_slice(br#","max":"#);
+            out.extend_from_slice(integer.format(max).as_bytes());
+        }
+        if let Some(data) = self.data.filter(|data| !data.is_empty()) {
+            out.extend_from_slice(br#","data":"#);
+            serde_json::to_writer(&mut *out, data)?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// A JSON string; serde_json writes the ones that need escapes.
+fn write_string(out: &mut Vec<u8>, text: &str) -> Result<(), serde_json::Error> {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return serde_json::to_writer(&mut *out, text);
+    }
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+    Ok(())
+}
+
+/// The listed claims as they arrived, before their types are checked: a listed claim given
+/// twice is an error here, rather than the last one silently winning.
+#[derive(Default)]
+struct Raw {
+    jti: Option<Loose>,
+    sub: Option<Loose>,
+    scope: Option<Loose>,
+    aud: Option<Loose>,
+    iat: Option<Loose>,
+    exp: Option<Loose>,
+    nbf: Option<Loose>,
+    max: Option<Loose>,
+    data: Option<Loose>,
+}
+
+/// A claim's JSON value, kept only in the forms some claim accepts. An explicit `null` is
+/// `Other`, refused like any other wrong type rather than read as "absent".
+enum Loose {
+    Text(String),
+    /// serde_json gives non-negative integers as `u64` and negative ones as `i64`.
+    Unsigned(u64),
+    Negative(i64),
+    Object(Map<String, Value>),
+    Other,
+}
+
+/// The listed claims, and every other name.
+enum Name {
+    Jti,
+    Sub,
+    Scope,
+    Aud,
+    Iat,
+    Exp,
+    Nbf,
+    Max,
+    Data,
+    Unlisted,
+}
+
+impl Raw {
+    /// Reads the claims with the fast reader; `None` leaves them to serde_json (`json.rs`).
+    fn read_flat(json: &[u8]) -> Option<Raw> {
+        let mut raw = Raw::default();
+        json::read_object(json, |name, value| {
+            let Some((slot, _)) = raw.slot(Name::of(name)) else {
+                return Some(());
+            };
+            if slot.is_some() {
+                // Repeated: serde_json's error is the answer.
+                return None;
+            }
+            *slot = Some(match value {
+                Member::Text(text) => Loose::Text(text.to_owned()),
+                Member::Unsigned(n) => Loose::Unsigned(n),
+                Member::Json(value) => serde_json::from_str(value).ok()?,
+            });
+            Some(())
+        })?;
+        Some(raw)
+    }
+
+    /// Where a listed claim goes, and its name; `None` for unlisted claims.
+    fn slot(&mut self, name: Name) -> Option<(&mut Option<Loose>, &'static str)> {
+        Some(match name {
+            Name::Jti => (&mut self.jti, "jti"),
+            Name::Sub => (&mut self.sub, "sub"),
+            Name::Scope => (&mut self.scope, "scope"),
+            Name::Aud => (&mut self.aud, "aud"),
+            Name::Iat => (&mut self.iat, "iat"),
+            Name::Exp => (&mut self.exp, "exp"),
+            Name::Nbf => (&mut self.nbf, "nbf"),
+            Name::Max => (&mut self.max, "max"),
+            Name::Data => (&mut self.data, "data"),
+            Name::Unlisted => return None,
+        })
+    }
+}
+
+impl Name {
+    fn of(name: &str) -> Name {
+        match name {
+            "jti" => Name::Jti,
+            "sub" => Name::Sub,
+            "scope" => Name::Scope,
+            "aud" => Name::Aud,
+            "iat" => Name::Iat,
+            "exp" => Name::Exp,
+            "nbf" => Name::Nbf,
+            "max" => Name::Max,
+            "data" => Name::Data,
+            _ => Name::Unlisted,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Only an object is a claims set; `deserialize_map` refuses a positional array.
+        d.deserialize_map(RawVisitor)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = Raw;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+        let mut raw = Raw::default();
+        while let Some(name) = map.next_key::<Name>()? {
+            let Some((slot, claim)) = raw.slot(name) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if slot.is_some() {
+                return Err(de::Error::duplicate_field(claim));
+            }
+            *slot = Some(map.next_value()?);
+        }
+        Ok(raw)
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_identifier(NameVisitor)
+    }
+}
+
+struct NameVisitor;
+
+impl Visitor<'_> for NameVisitor {
+    type Value = Name;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a claim name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Name, E> {
+        Ok(Name::of(name))
+    }
+}
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LooseVisitor)
+    }
+}
+
+struct LooseVisitor;
+
+impl<'de> Visitor<'de> for LooseVisitor {
+    type Value = Loose;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Loose, E> {
+        Ok(Loose::Text(text.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<Loose, E> {
+        Ok(Loose::Text(text))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Loose, E> {
+        Ok(Loose::Unsigned(n))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Loose, E> {
+        Ok(u64::try_from(n).map_or(Loose::Negative(n), Loose::Unsigned))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Loose, E> {
+        Ok(Loose::Other)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Loose, E> {
+        Ok(Loose::Other)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Loose, E> {
+        Ok(Loose::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
+        // Read as values, not skipped: text that is not JSON stays malformed wherever it is.
+        while seq.next_element::<Value>()?.is_some() {}
+        Ok(Loose::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Loose, A::Error> {
+        Map::deserialize(MapAccessDeserializer::new(map)).map(Loose::Object)
+    }
 }
 
 impl Claims {
     /// Parses and type-checks a token payload (the JSON, already base64url-decoded).
     pub fn from_json(json: &[u8]) -> Result<Claims, Error> {
-        // A derived struct also accepts a JSON array, positionally: only objects are claims.
-        if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(Error::Malformed);
-        }
-        let raw: Raw = serde_json::from_slice(json).map_err(|_| Error::Malformed)?;
+        let raw = match Raw::read_flat(json) {
+            Some(raw) => raw,
+            None => serde_json::from_slice(json).map_err(|_| Error::Malformed)?,
+        };
+        Claims::from_raw(raw)
+    }
+
+    fn from_raw(raw: Raw) -> Result<Claims, Error> {
         let claims = Claims {
             jti: string(raw.jti, "jti")?,
             sub: string(raw.sub, "sub")?,
@@ -91,7 +336,7 @@ impl Claims {
             max: raw.max.map(max_uses).transpose()?,
             data: match raw.data {
                 None => Map::new(),
-                Some(Value::Object(map)) => map,
+                Some(Loose::Object(map)) => map,
                 Some(_) => return Err(Error::InvalidClaim("data")),
             },
         };
@@ -101,31 +346,7 @@ impl Claims {
 
     /// Range checks shared by parsing and issuing.
     pub(crate) fn check(&self) -> Result<(), Error> {
-        // Control characters have no place in ids, and PostgreSQL refuses NUL in text.
-        let texts = [
-            ("jti", &self.jti),
-            ("sub", &self.sub),
-            ("scope", &self.scope),
-            ("aud", &self.aud),
-        ];
-        for (claim, text) in texts {
-            if text.chars().any(char::is_control) {
-                return Err(Error::InvalidClaim(claim));
-            }
-        }
-        if self.jti.is_empty() || self.jti.chars().count() > MAX_JTI_LEN {
-            return Err(Error::InvalidClaim("jti"));
-        }
-        if self.sub.is_empty() {
-            return Err(Error::InvalidClaim("sub"));
-        }
-        if self.scope.is_empty() {
-            return Err(Error::InvalidClaim("scope"));
-        }
-        if !self.aud.starts_with('/') {
-            return Err(Error::InvalidClaim("aud"));
-        }
-        Ok(())
+        check_texts(&self.jti, &self.sub, &self.scope, &self.aud)
     }
 
     /// The link's unique id.
@@ -175,32 +396,65 @@ impl Claims {
     }
 }
 
-fn string(value: Option<Value>, claim: &'static str) -> Result<String, Error> {
+/// The checks on a token's text claims, for links read and links made.
+fn check_texts(jti: &str, sub: &str, scope: &str, aud: &str) -> Result<(), Error> {
+    // Control characters have no place in ids, and PostgreSQL refuses NUL in text.
+    for (claim, text) in [("jti", jti), ("sub", sub), ("scope", scope), ("aud", aud)] {
+        if has_control(text) {
+            return Err(Error::InvalidClaim(claim));
+        }
+    }
+    // Characters are never more than bytes: only a long jti needs counting.
+    if jti.is_empty() || (jti.len() > MAX_JTI_LEN && jti.chars().count() > MAX_JTI_LEN) {
+        return Err(Error::InvalidClaim("jti"));
+    }
+    if sub.is_empty() {
+        return Err(Error::InvalidClaim("sub"));
+    }
+    if scope.is_empty() {
+        return Err(Error::InvalidClaim("scope"));
+    }
+    if !aud.starts_with('/') {
+        return Err(Error::InvalidClaim("aud"));
+    }
+    Ok(())
+}
+
+/// Whether `text` has a control character (Unicode's `Cc`: C0, DEL and C1).
+fn has_control(text: &str) -> bool {
+    // C1 controls are U+0080 to U+009F, whose UTF-8 starts with 0xC2: text without C0, DEL
+    // or that byte needs no decoding.
+    text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) && text.chars().any(char::is_control)
+}
+
+fn string(value: Option<Loose>, claim: &'static str) -> Result<String, Error> {
     match value {
-        Some(Value::String(s)) => Ok(s),
+        Some(Loose::Text(s)) => Ok(s),
         _ => Err(Error::InvalidClaim(claim)),
     }
 }
 
-fn integer(value: Option<Value>, claim: &'static str) -> Result<i64, Error> {
-    // `as_i64` is `None` for floats and for integers beyond i64: both are refused.
-    value
-        .as_ref()
-        .and_then(Value::as_i64)
-        .ok_or(Error::InvalidClaim(claim))
+fn integer(value: Option<Loose>, claim: &'static str) -> Result<i64, Error> {
+    // Floats are `Other`, and integers beyond i64 do not convert: both are refused.
+    match value {
+        Some(Loose::Negative(n)) => Ok(n),
+        Some(Loose::Unsigned(n)) => i64::try_from(n).map_err(|_| Error::InvalidClaim(claim)),
+        _ => Err(Error::InvalidClaim(claim)),
+    }
 }
 
-fn max_uses(value: Value) -> Result<u32, Error> {
-    value
-        .as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .filter(|&n| n >= 1)
-        .ok_or(Error::InvalidClaim("max"))
+fn max_uses(value: Loose) -> Result<u32, Error> {
+    match value {
+        Loose::Unsigned(n) => u32::try_from(n).ok().filter(|&n| n >= 1),
+        _ => None,
+    }
+    .ok_or(Error::InvalidClaim("max"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn parse(json: &str) -> Result<Claims, Error> {
         Claims::from_json(json.as_bytes())
@@ -275,6 +529,114 @@ mod tests {
         assert_eq!(refused_claim(parse(nul)), Some("sub"));
         let newline = r#"{"jti":"a\n","sub":"1","scope":"s","aud":"/x","iat":1,"exp":2}"#;
         assert_eq!(refused_claim(parse(newline)), Some("jti"));
+    }
+
+    #[test]
+    fn control_characters_are_found_wherever_they_are() {
+        for c in (0..0x300)
+            .filter_map(char::from_u32)
+            .chain(['\u{2028}', '\u{fffd}'])
+        {
+            let text = format!("a{c}\u{e9}");
+            assert_eq!(has_control(&text), c.is_control(), "{:?}", c);
+        }
+    }
+
+    /// Arbitrary JSON objects with the listed claims' names among others.
+    fn objects() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,8}".prop_map(Value::from),
+        ];
+        let value = leaf.prop_recursive(2, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                prop::collection::btree_map(".{0,3}", inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        let name = prop_oneof![
+            Just("jti"),
+            Just("sub"),
+            Just("scope"),
+            Just("aud"),
+            Just("iat"),
+            Just("exp"),
+            Just("nbf"),
+            Just("max"),
+            Just("data"),
+            Just("x"),
+            Just("\"\u{e9}"),
+        ];
+        prop::collection::btree_map(name.prop_map(String::from), value, 0..10)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    proptest! {
+        #[test]
+        fn the_fast_reader_agrees_with_serde_json(object in objects(), pretty in any::<bool>()) {
+            let json = if pretty {
+                serde_json::to_string_pretty(&object).unwrap()
+            } else {
+                object.to_string()
+            };
+            let slow = serde_json::from_slice(json.as_bytes())
+                .map_err(|_| Error::Malformed)
+                .and_then(Claims::from_raw);
+            if let Some(raw) = Raw::read_flat(json.as_bytes()) {
+                prop_assert_eq!(format!("{:?}", Claims::from_raw(raw)), format!("{slow:?}"));
+            }
+            prop_assert_eq!(format!("{:?}", Claims::from_json(json.as_bytes())), format!("{slow:?}"));
+        }
+    }
+
+    #[test]
+    fn new_claims_are_written_as_serde_json_writes_claims() {
+        let data = serde_json::json!({ "list": 7, "why": "a \"quoted\" reason" });
+        let data = data.as_object().unwrap();
+        for (text, nbf, max, data) in [
+            ("plain", None, None, None),
+            (
+                "caf\u{e9} \"q\" \\ \u{7f}",
+                Some(-5),
+                Some(u32::MAX),
+                Some(data),
+            ),
+            ("a\tb", Some(i64::MAX), Some(1), Some(&Map::new())),
+        ] {
+            let new = NewClaims {
+                jti: text,
+                sub: text,
+                scope: text,
+                aud: text,
+                iat: i64::MIN,
+                exp: 0,
+                nbf,
+                max,
+                data,
+            };
+            let claims = Claims {
+                jti: text.into(),
+                sub: text.into(),
+                scope: text.into(),
+                aud: text.into(),
+                iat: i64::MIN,
+                exp: 0,
+                nbf,
+                max,
+                data: data.cloned().unwrap_or_default(),
+            };
+            let mut written = Vec::new();
+            new.write_json(&mut written).unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                serde_json::to_string(&claims).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -22,7 +22,8 @@ use rocket::http::Status;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
-    /// The token is not three base64url segments with a JSON object header.
+    /// The token is not three base64url segments with a JSON object header, or a header
+    /// parameter has the wrong JSON type.
     Malformed,
     /// The token is longer than any link this library makes.
     TooLong,
@@ -36,12 +37,16 @@ pub enum Error {
     UnsupportedAlgorithm,
     /// The header names a key id that no configured key has.
     UnknownKey,
-    /// The header carries `crit` extensions, which this library does not implement.
+    /// The header carries `crit` extensions, or parameters that would change the key or the
+    /// payload's meaning (`jku`, `jwk`, `x5u`, `x5c`, `x5t`, `x5t#S256`, `b64`), which this
+    /// library does not implement.
     CriticalHeader,
     /// The signature does not match any configured key.
     BadSignature,
     /// The token was made for another kind of action.
     WrongScope,
+    /// The token's lifetime (`exp - iat`) is longer than `max_ttl`: not a link this site makes.
+    LifetimeTooLong,
     /// The token was made for another URL.
     WrongTarget,
     /// The token names a user the application does not know.
@@ -81,6 +86,7 @@ impl Error {
             | Error::CriticalHeader
             | Error::BadSignature
             | Error::WrongScope
+            | Error::LifetimeTooLong
             | Error::WrongTarget
             | Error::UnknownUser
             | Error::NotYetValid => Status::Forbidden,
@@ -120,6 +126,7 @@ impl Error {
             Error::CriticalHeader => "critical_header",
             Error::BadSignature => "bad_signature",
             Error::WrongScope => "wrong_scope",
+            Error::LifetimeTooLong => "lifetime_too_long",
             Error::WrongTarget => "wrong_target",
             Error::UnknownUser => "unknown_user",
             Error::NotYetValid => "not_yet_valid",
@@ -158,6 +165,9 @@ impl fmt::Display for Error {
                 f.write_str("This link was not made by this site, or was altered.")
             }
             Error::WrongScope => f.write_str("This link was made for a different action."),
+            Error::LifetimeTooLong => {
+                f.write_str("This link was made to last longer than this site allows.")
+            }
             Error::WrongTarget => f.write_str("This link was made for a different page."),
             Error::UnknownUser => f.write_str("This link is for an account that does not exist."),
             Error::NotYetValid => f.write_str("This link cannot be used yet."),

@@ -3,19 +3,47 @@
 use std::fmt;
 use std::sync::Arc;
 
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use base64_simd::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 
-use crate::Error;
+use crate::{header, Error};
 
 /// Shortest secret accepted, in bytes: HS256 keys shorter than the hash output weaken it.
 pub const MIN_SECRET_LEN: usize = 32;
+
+/// Length of an HS256 tag, in bytes.
+pub(crate) const TAG_LEN: usize = 32;
 
 /// One HMAC secret, with the id that tokens name in their `kid` header.
 #[derive(Clone)]
 pub(crate) struct Key {
     pub(crate) id: Option<String>,
-    pub(crate) encoding: EncodingKey,
-    pub(crate) decoding: DecodingKey,
+    /// The HMAC state with the key's inner and outer pads already hashed. Each token starts
+    /// from a copy of it, so the key costs nothing per token (RFC 2104, section 4).
+    mac: Hmac<Sha256>,
+}
+
+impl Key {
+    /// The HS256 tag of `message`.
+    pub(crate) fn tag(&self, message: &[u8]) -> [u8; TAG_LEN] {
+        self.mac
+            .clone()
+            .chain_update(message)
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// Whether `tag` is the HS256 tag of `message`, compared in constant time (the `digest`
+    /// crate's `verify_slice`), so the time taken says nothing about how much of it matched.
+    pub(crate) fn signed(&self, message: &[u8], tag: &[u8]) -> bool {
+        self.mac
+            .clone()
+            .chain_update(message)
+            .verify_slice(tag)
+            .is_ok()
+    }
 }
 
 /// The secrets links are signed and verified with.
@@ -23,7 +51,8 @@ pub(crate) struct Key {
 /// The first key signs; every key verifies. A ring made from one bare secret signs without a
 /// `kid` header; a ring of named keys puts the signer's id in `kid`, and a token's `kid` must
 /// name one of them. A token without `kid` is checked against every key, so links made before
-/// a single `secret` became a list of `keys` keep working.
+/// a single `secret` became a list of `keys` keep working, whether that secret is still one of
+/// the keys or kept beside them ([`KeyRing::with_unnamed_secret`]).
 ///
 /// ```
 /// use rocket_linktoken::KeyRing;
@@ -38,14 +67,14 @@ pub(crate) struct Key {
 #[derive(Clone)]
 pub struct KeyRing {
     keys: Arc<[Key]>,
+    /// The signer's header, base64url-encoded: the same for every link it signs.
+    header: Arc<str>,
 }
 
 impl KeyRing {
     /// A ring of one secret, with no key id.
     pub fn from_secret(secret: &[u8]) -> Result<Self, Error> {
-        Ok(KeyRing {
-            keys: Arc::new([key(None, secret, "linktoken.secret")?]),
-        })
+        Ok(KeyRing::of(vec![key(None, secret, "linktoken.secret")?]))
     }
 
     /// A ring of named secrets; the first signs.
@@ -66,7 +95,32 @@ impl KeyRing {
             }
             ring.push(key(Some(id), &secret, &format!("{setting}.secret"))?);
         }
-        Ok(KeyRing { keys: ring.into() })
+        Ok(KeyRing::of(ring))
+    }
+
+    /// Adds a secret that verifies links without `kid` and signs nothing: beside named `keys`,
+    /// the `secret` that signed links before them keeps those links working.
+    ///
+    /// ```
+    /// use rocket_linktoken::KeyRing;
+    ///
+    /// let ring = KeyRing::new(vec![("2026-11".to_string(), b"a-new-secret-of-at-least-32-bytes!!".to_vec())])?
+    ///     .with_unnamed_secret(b"the-secret-links-were-signed-with-before")?;
+    /// assert_eq!(ring.signing_key_id(), Some("2026-11"));
+    /// # Ok::<(), rocket_linktoken::Error>(())
+    /// ```
+    pub fn with_unnamed_secret(self, secret: &[u8]) -> Result<KeyRing, Error> {
+        let mut keys = self.keys.to_vec();
+        keys.push(key(None, secret, "linktoken.secret")?);
+        Ok(KeyRing::of(keys))
+    }
+
+    fn of(keys: Vec<Key>) -> KeyRing {
+        let header = header::encoded(keys[0].id.as_deref()).into();
+        KeyRing {
+            keys: keys.into(),
+            header,
+        }
     }
 
     /// The id of the key that signs new links, if keys are named.
@@ -74,8 +128,27 @@ impl KeyRing {
         self.signer().id.as_deref()
     }
 
-    pub(crate) fn signer(&self) -> &Key {
+    fn signer(&self) -> &Key {
         &self.keys[0]
+    }
+
+    /// The JWS compact serialization (RFC 7515, section 7.1) of `payload`, signed by the first
+    /// key.
+    pub(crate) fn sign(&self, payload: &[u8]) -> String {
+        let mut token = String::with_capacity(
+            self.header.len()
+                + 1
+                + URL_SAFE_NO_PAD.encoded_length(payload.len())
+                + 1
+                + URL_SAFE_NO_PAD.encoded_length(TAG_LEN),
+        );
+        token.push_str(&self.header);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_append(payload, &mut token);
+        let tag = self.signer().tag(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_append(tag, &mut token);
+        token
     }
 
     /// The keys a token with this `kid` header may have been signed with.
@@ -112,12 +185,9 @@ fn key(id: Option<String>, secret: &[u8], setting: &str) -> Result<Key, Error> {
             secret.len()
         )));
     }
-    let bad = |e: jsonwebtoken::errors::Error| Error::Config(format!("`{setting}`: {e}"));
-    Ok(Key {
-        id,
-        encoding: EncodingKey::from_secret(secret).map_err(bad)?,
-        decoding: DecodingKey::from_secret(secret).map_err(bad)?,
-    })
+    let mac = Hmac::<Sha256>::new_from_slice(secret)
+        .map_err(|e| Error::Config(format!("`{setting}`: {e}")))?;
+    Ok(Key { id, mac })
 }
 
 #[cfg(test)]
@@ -149,6 +219,22 @@ mod tests {
             .to_string()
             .contains("keys[0].id"));
         assert!(KeyRing::new(vec![]).is_err());
+    }
+
+    #[test]
+    fn an_unnamed_secret_beside_keys_verifies_only_tokens_without_kid() {
+        let ring = KeyRing::new(vec![("a".into(), SECRET.to_vec())])
+            .unwrap()
+            .with_unnamed_secret(b"another-secret-of-at-least-32-bytes")
+            .unwrap();
+        assert_eq!(ring.signing_key_id(), Some("a"));
+        assert_eq!(ring.candidates(None).count(), 2);
+        assert_eq!(ring.candidates(Some("a")).count(), 1);
+        assert_eq!(format!("{ring:?}"), r#"KeyRing { ids: [Some("a"), None] }"#);
+        assert!(KeyRing::new(vec![("a".into(), SECRET.to_vec())])
+            .unwrap()
+            .with_unnamed_secret(b"short")
+            .is_err());
     }
 
     #[test]

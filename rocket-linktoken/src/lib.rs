@@ -8,9 +8,12 @@ mod context;
 mod error;
 mod fairing;
 mod guard;
+mod header;
+mod json;
 mod keys;
 mod link;
 mod redact;
+mod scope;
 mod store;
 mod target;
 #[cfg(feature = "tera")]

@@ -1,12 +1,13 @@
 //! Issuing links: pure signing, no I/O, so templates, mailers and batch jobs can mint freely.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use chrono::{DateTime, TimeDelta, Utc};
-use jsonwebtoken::{Algorithm, Header};
-use serde_json::{Map, Value};
+use std::cell::RefCell;
 
-use crate::{target, Claims, Error, KeyRing};
+use base64_simd::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value;
+
+use crate::claims::NewClaims;
+use crate::{scope, target, Error, KeyRing};
 
 /// What a new link should say. Only the user, the scope and the target are required.
 ///
@@ -40,7 +41,9 @@ enum Expiry {
 
 impl LinkSpec {
     /// A link for `user`, allowing the action `scope`, opening `target`: an origin-form path
-    /// with an optional query, such as `/unsubscribe/7` or `/confirm?list=2`.
+    /// with an optional query, such as `/unsubscribe/7` or `/confirm?list=2`. The scope is
+    /// written in the alphabet `#[expiring_link]` takes (ASCII letters, digits and
+    /// `_ - . : /`); issuing refuses any other.
     pub fn new(
         user: impl Into<String>,
         scope: impl Into<String>,
@@ -58,13 +61,15 @@ impl LinkSpec {
         }
     }
 
-    /// Expire this long after issuing, instead of the configured `default_ttl`.
+    /// Expire this long after issuing, instead of the configured `default_ttl`; at most
+    /// `max_ttl`.
     pub fn ttl(mut self, ttl: TimeDelta) -> Self {
         self.expiry = Some(Expiry::After(ttl));
         self
     }
 
-    /// Expire at this instant, instead of after the configured `default_ttl`.
+    /// Expire at this instant, instead of after the configured `default_ttl`; at most
+    /// `max_ttl` after issuing.
     pub fn expires_at(mut self, at: DateTime<Utc>) -> Self {
         self.expiry = Some(Expiry::At(at));
         self
@@ -124,6 +129,8 @@ pub struct Link {
 #[derive(Debug, Clone)]
 pub(crate) struct IssueDefaults {
     pub(crate) ttl: TimeDelta,
+    /// The longest lifetime a link may have, in seconds (`max_ttl`).
+    pub(crate) max_ttl: i64,
     pub(crate) query_param: String,
     pub(crate) base_url: Option<String>,
 }
@@ -164,28 +171,43 @@ impl Issuer {
             Some(Expiry::After(ttl)) if ttl <= TimeDelta::zero() => {
                 return Err(Error::InvalidLink("the ttl must be positive".into()))
             }
-            Some(Expiry::After(ttl)) => now + ttl,
-            None => now + self.defaults.ttl,
+            Some(Expiry::After(ttl)) => after(now, ttl)?,
+            None => after(now, self.defaults.ttl)?,
         };
+        let (iat, exp) = (now.timestamp(), expires_at.timestamp());
+        if exp.saturating_sub(iat) > self.defaults.max_ttl {
+            return Err(Error::InvalidLink(format!(
+                "the link would live {} seconds; `linktoken.max_ttl` allows {}",
+                exp.saturating_sub(iat),
+                self.defaults.max_ttl
+            )));
+        }
         let data = match &spec.data {
-            None => Map::new(),
-            Some(Value::Object(map)) => map.clone(),
+            None => None,
+            Some(Value::Object(map)) => Some(map),
             Some(_) => return Err(Error::InvalidLink("link data must be a JSON object".into())),
         };
         if spec.max_uses == Some(0) {
             return Err(Error::InvalidLink("max_uses must be at least 1".into()));
         }
+        if let Some(bad) = scope::first_invalid(&spec.scope) {
+            return Err(Error::InvalidLink(format!(
+                "the scope {:?} may only contain {}; found {bad:?}",
+                spec.scope,
+                scope::ALPHABET
+            )));
+        }
         let jti = match &spec.jti {
             Some(jti) => jti.clone(),
             None => random_jti()?,
         };
-        let claims = Claims {
-            jti,
-            sub: spec.sub.clone(),
-            scope: spec.scope.clone(),
-            aud,
-            iat: now.timestamp(),
-            exp: expires_at.timestamp(),
+        let claims = NewClaims {
+            jti: &jti,
+            sub: &spec.sub,
+            scope: &spec.scope,
+            aud: &aud,
+            iat,
+            exp,
             nbf: spec.not_before.map(|t| t.timestamp()),
             max: spec.max_uses,
             data,
@@ -194,22 +216,32 @@ impl Issuer {
             Error::InvalidLink(format!("the `{}` claim is invalid", claim_name(&e)))
         })?;
 
-        let signer = self.keys.signer();
-        let mut header = Header::new(Algorithm::HS256);
-        header.kid = signer.id.clone();
-        let token = jsonwebtoken::encode(&header, &claims, &signer.encoding)
-            .map_err(|e| Error::InvalidLink(format!("signing failed: {e}")))?;
+        // Room for a typical link's claims, so the buffer does not grow while they are written.
+        let mut payload = Vec::with_capacity(256);
+        claims
+            .write_json(&mut payload)
+            .map_err(|e| Error::InvalidLink(format!("the claims cannot be written: {e}")))?;
+        let token = self.keys.sign(&payload);
 
         let base = self.defaults.base_url.as_deref().unwrap_or("");
-        let url =
-            base.to_string() + &target::with_token(&claims.aud, &self.defaults.query_param, &token);
+        let url = target::url(base, &aud, &self.defaults.query_param, &token);
         Ok(Link {
             token,
             url,
-            jti: claims.jti,
+            jti,
             expires_at,
         })
     }
+}
+
+/// `ttl` after `now`: an error, not a panic, when that is past the last date chrono holds.
+fn after(now: DateTime<Utc>, ttl: TimeDelta) -> Result<DateTime<Utc>, Error> {
+    now.checked_add_signed(ttl).ok_or_else(|| {
+        Error::InvalidLink(format!(
+            "a ttl of {} seconds ends after the last representable date",
+            ttl.num_seconds()
+        ))
+    })
 }
 
 fn claim_name(e: &Error) -> &'static str {
@@ -219,12 +251,35 @@ fn claim_name(e: &Error) -> &'static str {
     }
 }
 
+/// Random bytes in a link id: 128 bits.
+const JTI_BYTES: usize = 16;
+
+/// Random bytes fetched from the operating system at once, per thread: 32 links' worth.
+const POOL_LEN: usize = JTI_BYTES * 32;
+
+thread_local! {
+    /// Random bytes from the operating system, and how many have been handed out. A system
+    /// call costs as much as the rest of issuing a link; fetching in bulk pays it once for 32
+    /// links. Link ids need only be unique (every link shows its own), so keeping them in
+    /// memory is safe. One caveat: a process that forks without exec after issuing hands the
+    /// rest of the pool to its child, and the two would mint the same ids.
+    static POOL: RefCell<([u8; POOL_LEN], usize)> = const { RefCell::new(([0; POOL_LEN], POOL_LEN)) };
+}
+
 /// 128 random bits, base64url: 22 characters.
 fn random_jti() -> Result<String, Error> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::InvalidLink(format!("the system random source failed: {e}")))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    let bytes = POOL.with_borrow_mut(|(pool, used)| {
+        if *used == POOL_LEN {
+            getrandom::fill(pool)
+                .map_err(|e| Error::InvalidLink(format!("the system random source failed: {e}")))?;
+            *used = 0;
+        }
+        let mut bytes = [0u8; JTI_BYTES];
+        bytes.copy_from_slice(&pool[*used..*used + JTI_BYTES]);
+        *used += JTI_BYTES;
+        Ok::<_, Error>(bytes)
+    })?;
+    Ok(URL_SAFE_NO_PAD.encode_to_string(bytes))
 }
 
 #[cfg(test)]
@@ -236,6 +291,7 @@ mod tests {
             keys: KeyRing::from_secret(b"0123456789abcdef0123456789abcdef").unwrap(),
             defaults: IssueDefaults {
                 ttl: TimeDelta::days(7),
+                max_ttl: TimeDelta::days(90).num_seconds(),
                 query_param: "rt".into(),
                 base_url: base_url.map(String::from),
             },
@@ -294,12 +350,43 @@ mod tests {
     }
 
     #[test]
+    fn links_longer_lived_than_max_ttl_are_not_issued() {
+        let spec = |s: LinkSpec| issuer(None).issue_at(&s, now());
+        assert!(spec(LinkSpec::new("1", "s", "/a").ttl(TimeDelta::days(90))).is_ok());
+        let over =
+            spec(LinkSpec::new("1", "s", "/a").ttl(TimeDelta::days(90) + TimeDelta::seconds(1)));
+        assert!(
+            matches!(&over, Err(Error::InvalidLink(why)) if why.contains("`linktoken.max_ttl` allows 7776000")),
+            "{over:?}"
+        );
+        let far = now() + TimeDelta::days(365);
+        assert!(spec(LinkSpec::new("1", "s", "/a").expires_at(far)).is_err());
+    }
+
+    #[test]
+    fn scopes_follow_the_alphabet_of_expiring_link() {
+        let issue = |scope: &str| issuer(None).issue_at(&LinkSpec::new("1", scope, "/a"), now());
+        assert!(issue("a-Z_0.9:x/y").is_ok());
+        for scope in ["un subscribe", "caf\u{e9}", "a\u{2024}b", "a\tb", "a,b"] {
+            let refused = issue(scope);
+            assert!(
+                matches!(&refused, Err(Error::InvalidLink(why)) if why.contains("may only contain ASCII letters, digits and `_ - . : /`")),
+                "{scope:?}: {refused:?}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_specs_are_refused() {
         let spec = |s: LinkSpec| issuer(None).issue_at(&s, now());
         assert!(spec(LinkSpec::new("", "s", "/a")).is_err());
         assert!(spec(LinkSpec::new("1", "", "/a")).is_err());
         assert!(spec(LinkSpec::new("1", "s", "/a").max_uses(0)).is_err());
         assert!(spec(LinkSpec::new("1", "s", "/a").ttl(TimeDelta::zero())).is_err());
+        assert!(matches!(
+            spec(LinkSpec::new("1", "s", "/a").ttl(TimeDelta::MAX)),
+            Err(Error::InvalidLink(_))
+        ));
         assert!(spec(LinkSpec::new("1", "s", "/a").data(serde_json::json!([1]))).is_err());
         assert!(spec(LinkSpec::new("1", "s", "/a").jti("x".repeat(65))).is_err());
     }

@@ -3,6 +3,57 @@
 //! `aud` is exactly what its requests will be compared against.
 
 use std::borrow::Cow;
+use std::sync::Arc;
+
+/// Query parameters that mailers and analytics append to links, ignored by default when a
+/// request's target is compared with a link's: a `*` at the end matches any rest of the name.
+pub(crate) const TRACKING_PARAMS: [&str; 7] = [
+    "utm_*", "fbclid", "gclid", "mc_cid", "mc_eid", "_hsenc", "_hsmi",
+];
+
+/// The query parameters left out when a request's target is compared with a link's.
+#[derive(Debug, Clone)]
+pub(crate) struct IgnoredParams {
+    patterns: Arc<[String]>,
+}
+
+impl IgnoredParams {
+    pub(crate) fn new<S: Into<String>>(patterns: impl IntoIterator<Item = S>) -> Self {
+        IgnoredParams {
+            patterns: patterns.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// Whether the query parameter `name` (still percent-encoded) is ignored.
+    fn matches(&self, name: &str) -> bool {
+        let name = decode(name);
+        self.patterns
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => *name == **pattern,
+            })
+    }
+
+    /// Whether `request` opens the link target `aud`: the same path, and the same query
+    /// parameters in the same order once ignored ones are left out of both.
+    pub(crate) fn same_target(&self, aud: &str, request: &str) -> bool {
+        if aud == request {
+            return true;
+        }
+        let (aud_path, aud_query) = aud.split_once('?').unwrap_or((aud, ""));
+        let (path, query) = request.split_once('?').unwrap_or((request, ""));
+        aud_path == path && self.kept(aud_query).eq(self.kept(query))
+    }
+
+    /// The parameters of `query` that are not ignored, in order.
+    fn kept<'a>(&'a self, query: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        query.split('&').filter(move |segment| {
+            let name = segment.split_once('=').map_or(*segment, |(name, _)| name);
+            !segment.is_empty() && !self.matches(name)
+        })
+    }
+}
 
 /// The token as a request carried it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,14 +90,29 @@ pub(crate) fn lift(path: &str, query: Option<&str>, param: &str) -> (TokenParam,
 /// The target with the token appended as its last query parameter: the link's URL in origin
 /// form.
 pub(crate) fn with_token(target: &str, param: &str, token: &str) -> String {
+    url("", target, param, token)
+}
+
+/// `base` followed by the target with the token appended: a link's URL, built in one
+/// allocation.
+pub(crate) fn url(base: &str, target: &str, param: &str, token: &str) -> String {
     let separator = if target.contains('?') { '&' } else { '?' };
-    format!("{target}{separator}{param}={token}")
+    let mut url =
+        String::with_capacity(base.len() + target.len() + 1 + param.len() + 1 + token.len());
+    for part in [base, target] {
+        url.push_str(part);
+    }
+    url.push(separator);
+    for part in [param, "=", token] {
+        url.push_str(part);
+    }
+    url
 }
 
 /// Checks a target for a new link and gives it in the form [`lift`] gives requests: an
 /// origin-form path (RFC 3986 characters, valid percent escapes), an optional query without
 /// the token parameter, no fragment.
-pub(crate) fn normalize(target: &str, param: &str) -> Result<String, &'static str> {
+pub(crate) fn normalize<'a>(target: &'a str, param: &str) -> Result<Cow<'a, str>, &'static str> {
     if !target.starts_with('/') {
         return Err("is not an origin-form path like `/a/b?c=d`");
     }
@@ -57,12 +123,12 @@ pub(crate) fn normalize(target: &str, param: &str) -> Result<String, &'static st
     if !is_uri_text(target) {
         return Err("has characters a URL cannot carry unescaped");
     }
-    let (path, query) = match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (target, None),
+    // A path alone is already in the form requests are compared in.
+    let Some((path, query)) = target.split_once('?') else {
+        return Ok(Cow::Borrowed(target));
     };
-    match lift(path, query, param) {
-        (TokenParam::Absent, target) => Ok(target),
+    match lift(path, Some(query), param) {
+        (TokenParam::Absent, target) => Ok(Cow::Owned(target)),
         _ => Err("already has the token parameter"),
     }
 }
@@ -171,7 +237,7 @@ mod tests {
             assert_eq!(normalized, expected);
             let (path, query) = match normalized.split_once('?') {
                 Some((p, q)) => (p, Some(q)),
-                None => (normalized.as_str(), None),
+                None => (&*normalized, None),
             };
             assert_eq!(
                 lift(path, query, "rt").1,
@@ -179,6 +245,38 @@ mod tests {
                 "a request for {target} matches"
             );
         }
+    }
+
+    #[test]
+    fn tracking_parameters_are_ignored_and_others_are_not() {
+        let ignored = IgnoredParams::new(TRACKING_PARAMS);
+        for (aud, request) in [
+            ("/a", "/a?utm_source=news&utm_medium=email"),
+            ("/a?x=1", "/a?x=1&fbclid=abc"),
+            (
+                "/a?x=1&y=2",
+                "/a?gclid=1&x=1&mc_cid=2&mc_eid=3&y=2&_hsenc=4&_hsmi=5",
+            ),
+            ("/a?utm_campaign=nov", "/a"),
+            ("/a", "/a?utm%5Fsource=news"),
+            ("/a", "/a?utm_"),
+        ] {
+            assert!(ignored.same_target(aud, request), "{aud} vs {request}");
+        }
+        for (aud, request) in [
+            ("/a", "/b?utm_source=news"),
+            ("/a?x=1", "/a?x=2"),
+            ("/a?x=1", "/a?x=1&y=2"),
+            ("/a?x=1&y=2", "/a?y=2&x=1"),
+            ("/a", "/a?utm=1"),
+            ("/a", "/a?fbclid2=1"),
+            ("/a", "/a?list=2&utm_source=news"),
+        ] {
+            assert!(!ignored.same_target(aud, request), "{aud} vs {request}");
+        }
+        let exact = IgnoredParams::new(Vec::<String>::new());
+        assert!(!exact.same_target("/a", "/a?utm_source=news"));
+        assert!(exact.same_target("/a?x=1", "/a?x=1"));
     }
 
     #[test]

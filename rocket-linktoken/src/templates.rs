@@ -114,9 +114,11 @@ impl tera::Function for LinkFunction {
             spec = spec.max_uses(uses);
         }
         if let Some(ttl) = number("ttl")? {
-            let ttl =
-                i64::try_from(ttl).map_err(|_| tera::Error::msg("link(): `ttl` is too large"))?;
-            spec = spec.ttl(TimeDelta::seconds(ttl));
+            let ttl = i64::try_from(ttl)
+                .ok()
+                .and_then(TimeDelta::try_seconds)
+                .ok_or_else(|| tera::Error::msg("link(): `ttl` is too large"))?;
+            spec = spec.ttl(ttl);
         }
         if let Some(data) = args.get("data") {
             spec = spec.data(data.clone());
@@ -159,5 +161,9 @@ mod tests {
         assert!(render(r#"{{ link(scope="s", target="/a") }}"#).is_err());
         assert!(render(r#"{{ link(user=1, scope="s", target="a") }}"#).is_err());
         assert!(render(r#"{{ link(user=1, scope="s", target="/a", max_uses=-1) }}"#).is_err());
+        for ttl in [u64::MAX, i64::MAX as u64, 9_223_372_036_854_776] {
+            let template = format!(r#"{{{{ link(user=1, scope="s", target="/a", ttl={ttl}) }}}}"#);
+            assert!(render(&template).is_err(), "ttl={ttl}");
+        }
     }
 }

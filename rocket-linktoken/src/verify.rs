@@ -1,31 +1,35 @@
 //! Verifying tokens: pure (no I/O, no clock), so every rule is a plain unit test.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use jsonwebtoken::Algorithm;
-use serde::Deserialize;
-use serde_json::Value;
+use base64_simd::{AsOut as _, URL_SAFE_NO_PAD};
 
-use crate::{Claims, Error, KeyRing};
+use crate::keys::TAG_LEN;
+use crate::target::{IgnoredParams, TRACKING_PARAMS};
+use crate::{header, Claims, Error, KeyRing};
 
 /// Longest token accepted, in bytes. Links this library makes are a few hundred bytes; the
 /// limit keeps hostile input cheap to refuse.
 pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// The longest lifetime (`exp - iat`) a token may claim unless configured otherwise, in
+/// seconds: 90 days.
+pub(crate) const DEFAULT_MAX_TTL: u32 = 90 * 24 * 60 * 60;
 
 /// What the route expects of a token.
 #[derive(Debug, Clone, Copy)]
 pub struct Expected<'a> {
     /// The route's scope; the token's `scope` must equal it.
     pub scope: &'a str,
-    /// The request target, without the token parameter; the token's `aud` must equal it.
+    /// The request target, without the token parameter; the token's `aud` must equal it, but
+    /// for ignored (tracking) query parameters.
     pub target: &'a str,
 }
 
 /// Checks tokens against the key ring and a route's expectations.
 ///
-/// Checks run in this order, and the first failure is the answer: shape (400), header and
-/// signature (403), claim types (400), scope and target (403), not-before or issued in the
-/// future (403), expiry (410).
+/// Checks run in this order, and the first failure is the answer: shape and the header's
+/// parameter types (400), header and signature (403), claim types (400), scope and target
+/// (403), a lifetime (`exp - iat`) over `max_ttl` (403), not-before or issued in the future
+/// (403), expiry (410).
 /// Only after the signature holds is anything in the payload believed.
 ///
 /// ```
@@ -50,23 +54,57 @@ pub struct Expected<'a> {
 pub struct Verifier {
     pub(crate) keys: KeyRing,
     pub(crate) leeway: i64,
-}
-
-/// The header fields this library reads. Derived, so a repeated field is refused.
-#[derive(Deserialize)]
-struct JoseHeader {
-    alg: Option<Value>,
-    kid: Option<Value>,
-    crit: Option<Value>,
+    max_ttl: i64,
+    ignored: IgnoredParams,
 }
 
 impl Verifier {
-    /// A verifier for these keys, tolerating `leeway_secs` of clock skew on `exp` and `nbf`.
+    /// A verifier for these keys, tolerating `leeway_secs` of clock skew on `exp` and `nbf`,
+    /// and refusing tokens that claim to live longer than 90 days (`max_ttl`).
     pub fn new(keys: KeyRing, leeway_secs: u32) -> Verifier {
         Verifier {
             keys,
             leeway: i64::from(leeway_secs),
+            max_ttl: i64::from(DEFAULT_MAX_TTL),
+            ignored: IgnoredParams::new(TRACKING_PARAMS),
         }
+    }
+
+    /// Leaves these query parameters out when comparing a request's target with a link's
+    /// (`aud`), instead of the tracking parameters mailers append (`utm_*`, `fbclid`, `gclid`,
+    /// `mc_cid`, `mc_eid`, `_hsenc`, `_hsmi`). A name ending in `*` matches any rest. Any other
+    /// parameter the request adds, drops or reorders still makes it another target.
+    ///
+    /// ```
+    /// use rocket_linktoken::{KeyRing, Verifier};
+    ///
+    /// let keys = KeyRing::from_secret(b"an-example-secret-of-32-bytes-or-more")?;
+    /// let verifier = Verifier::new(keys, 5).with_ignored_params(["utm_*", "ref"]);
+    /// # let _ = verifier;
+    /// # Ok::<(), rocket_linktoken::Error>(())
+    /// ```
+    pub fn with_ignored_params<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Verifier {
+        self.ignored = IgnoredParams::new(names);
+        self
+    }
+
+    /// Refuses tokens whose lifetime (`exp - iat`) is over `max_ttl_secs`. A leaked key, or
+    /// a minter gone wrong, cannot make links that outlive what this site ever issues.
+    ///
+    /// ```
+    /// use rocket_linktoken::{KeyRing, Verifier};
+    ///
+    /// let keys = KeyRing::from_secret(b"an-example-secret-of-32-bytes-or-more")?;
+    /// let verifier = Verifier::new(keys, 5).with_max_ttl(30 * 24 * 60 * 60);
+    /// # let _ = verifier;
+    /// # Ok::<(), rocket_linktoken::Error>(())
+    /// ```
+    pub fn with_max_ttl(mut self, max_ttl_secs: u32) -> Verifier {
+        self.max_ttl = i64::from(max_ttl_secs);
+        self
     }
 
     /// Every check: the token is genuine, and it applies to this route now (`now` in unix
@@ -89,49 +127,30 @@ impl Verifier {
         else {
             return Err(Error::Malformed);
         };
-        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| Error::Malformed);
-        let header_json = decode(header_b64)?;
-        let payload_json = decode(payload_b64)?;
-        decode(signature)?;
-
-        if header_json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(Error::Malformed);
-        }
-        let header: JoseHeader =
-            serde_json::from_slice(&header_json).map_err(|_| Error::Malformed)?;
-        match header.alg {
-            Some(Value::String(alg)) if alg == "HS256" => {}
-            Some(Value::String(_)) => return Err(Error::UnsupportedAlgorithm),
-            _ => return Err(Error::Malformed),
-        }
-        if header.crit.is_some() {
-            return Err(Error::CriticalHeader);
-        }
-        let kid = match &header.kid {
-            None => None,
-            Some(Value::String(kid)) => Some(kid.as_str()),
-            Some(_) => return Err(Error::Malformed),
-        };
+        // Both JSON segments go into one buffer and the tag onto the stack: a genuine token
+        // costs one allocation here.
+        let mut json = Vec::with_capacity((header_b64.len() + payload_b64.len()) / 4 * 3 + 3);
+        URL_SAFE_NO_PAD
+            .decode_append(header_b64, &mut json)
+            .map_err(|_| Error::Malformed)?;
+        let header_len = json.len();
+        URL_SAFE_NO_PAD
+            .decode_append(payload_b64, &mut json)
+            .map_err(|_| Error::Malformed)?;
+        let (header_json, payload_json) = json.split_at(header_len);
+        let tag = tag(signature)?;
+        let kid = header::read(header_json)?;
 
         // The signed message is the first two segments exactly as sent.
-        let message = &token[..header_b64.len() + 1 + payload_b64.len()];
-        let mut keys = self.keys.candidates(kid).peekable();
+        let message = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+        let mut keys = self.keys.candidates(kid.as_deref()).peekable();
         if keys.peek().is_none() {
             return Err(Error::UnknownKey);
         }
-        let genuine = keys.any(|key| {
-            jsonwebtoken::crypto::verify(
-                signature,
-                message.as_bytes(),
-                &key.decoding,
-                Algorithm::HS256,
-            )
-            .unwrap_or(false)
-        });
-        if !genuine {
+        if !tag.is_some_and(|tag| keys.any(|key| key.signed(message, &tag))) {
             return Err(Error::BadSignature);
         }
-        Claims::from_json(&payload_json)
+        Claims::from_json(payload_json)
     }
 
     /// The genuine token applies to this route, now.
@@ -139,8 +158,11 @@ impl Verifier {
         if claims.scope != expected.scope {
             return Err(Error::WrongScope);
         }
-        if claims.aud != expected.target {
+        if !self.ignored.same_target(&claims.aud, expected.target) {
             return Err(Error::WrongTarget);
+        }
+        if claims.exp.saturating_sub(claims.iat) > self.max_ttl {
+            return Err(Error::LifetimeTooLong);
         }
         // A link stamped in the future came from a clock too far ahead (or a forger with the
         // key): refusing it keeps user revocations, which compare `iat`, from missing it.
@@ -156,6 +178,23 @@ impl Verifier {
     }
 }
 
+/// The signature segment as an HS256 tag; `None` when it is valid base64url of another length,
+/// which no key made.
+fn tag(segment: &str) -> Result<Option<[u8; TAG_LEN]>, Error> {
+    let segment = segment.as_bytes();
+    if URL_SAFE_NO_PAD.decoded_length(segment).ok() == Some(TAG_LEN) {
+        let mut tag = [0u8; TAG_LEN];
+        URL_SAFE_NO_PAD
+            .decode(segment, tag.as_mut_slice().as_out())
+            .map_err(|_| Error::Malformed)?;
+        return Ok(Some(tag));
+    }
+    URL_SAFE_NO_PAD
+        .check(segment)
+        .map(|()| None)
+        .map_err(|_| Error::Malformed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,14 +205,18 @@ mod tests {
         Verifier::new(KeyRing::from_secret(SECRET).unwrap(), 5)
     }
 
+    /// Another base64 implementation than the one under test.
     fn b64(s: &str) -> String {
-        URL_SAFE_NO_PAD.encode(s)
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
     }
 
     fn signed(header: &str, payload: &str) -> String {
         let message = format!("{}.{}", b64(header), b64(payload));
         let key = jsonwebtoken::EncodingKey::from_secret(SECRET).unwrap();
-        let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).unwrap();
+        let sig =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::HS256)
+                .unwrap();
         format!("{message}.{sig}")
     }
 
@@ -213,11 +256,60 @@ mod tests {
             code(verifier().verify(&signed(HS256, future), &HERE, 94)),
             "not_yet_valid"
         );
-        let far =
-            r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":1,"exp":9223372036854775807}"#;
+        let far = r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":9223372036854775000,"exp":9223372036854775807}"#;
         assert_eq!(
             code(verifier().verify(&signed(HS256, far), &HERE, i64::MAX - 1)),
             "ok"
+        );
+    }
+
+    #[test]
+    fn a_lifetime_over_max_ttl_is_refused() {
+        let lives = |seconds: i64| {
+            format!(
+                r#"{{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":100,"exp":{}}}"#,
+                100 + seconds
+            )
+        };
+        let v = verifier();
+        let ninety_days = i64::from(DEFAULT_MAX_TTL);
+        let at_most = v.verify(&signed(HS256, &lives(ninety_days)), &HERE, 150);
+        assert_eq!(code(at_most), "ok");
+        let over = v.verify(&signed(HS256, &lives(ninety_days + 1)), &HERE, 150);
+        assert_eq!(over.unwrap_err().status().code, 403);
+
+        let strict = verifier().with_max_ttl(60);
+        assert_eq!(
+            strict
+                .verify(&signed(HS256, &lives(61)), &HERE, 150)
+                .unwrap_err()
+                .status()
+                .code,
+            403
+        );
+        assert_eq!(
+            code(strict.verify(&signed(HS256, &lives(60)), &HERE, 150)),
+            "ok"
+        );
+    }
+
+    #[test]
+    fn tracking_parameters_do_not_change_the_target() {
+        let token = signed(HS256, PAYLOAD);
+        let at = |target: &'static str| Expected { scope: "s", target };
+        let v = verifier();
+        assert_eq!(
+            code(v.verify(&token, &at("/a?utm_source=news&fbclid=x"), 150)),
+            "ok"
+        );
+        assert_eq!(
+            code(v.verify(&token, &at("/a?list=2"), 150)),
+            "wrong_target"
+        );
+        let exact = verifier().with_ignored_params(Vec::<String>::new());
+        assert_eq!(
+            code(exact.verify(&token, &at("/a?utm_source=news"), 150)),
+            "wrong_target"
         );
     }
 
@@ -253,6 +345,34 @@ mod tests {
             "malformed"
         );
         assert_eq!(code(v.authenticate(&signed("[1]", PAYLOAD))), "malformed");
+    }
+
+    #[test]
+    fn header_parameters_of_the_wrong_type_or_that_change_the_key_are_refused() {
+        let v = verifier();
+        for (header, expected) in [
+            (r#"{"alg":"HS256","kid":null}"#, "malformed"),
+            (r#"{"alg":"HS256","crit":null}"#, "malformed"),
+            (r#"{"alg":"HS256","typ":1}"#, "malformed"),
+            (
+                r#"{"alg":"HS256","jku":"https://evil.example/k"}"#,
+                "critical_header",
+            ),
+            (
+                r#"{"alg":"HS256","jwk":{"kty":"oct","k":"eA"}}"#,
+                "critical_header",
+            ),
+            (
+                r#"{"alg":"HS256","x5u":"https://evil.example/c"}"#,
+                "critical_header",
+            ),
+            (r#"{"alg":"HS256","x5c":["MIIB"]}"#, "critical_header"),
+            (r#"{"alg":"HS256","x5t":"t"}"#, "critical_header"),
+            (r#"{"alg":"HS256","b64":false}"#, "critical_header"),
+        ] {
+            let result = v.verify(&signed(header, PAYLOAD), &HERE, 150);
+            assert_eq!(code(result), expected, "{header}");
+        }
     }
 
     #[test]

@@ -1,0 +1,1 @@
+../../rocket-linktoken/src/scope.rs
