@@ -16,6 +16,8 @@
 #   BENCH_ROUNDS     rounds of the four scenarios [3]
 #   BENCH_THREADS    wrk threads [2]
 #   BENCH_CONNECTIONS  wrk connections [64]
+#   BENCH_TIMEOUT    seconds before wrk gives up on a response (slower ones count as errors and
+#                    leave the latency figures) [30]
 #   BENCH_LINKS      distinct links of the spread scenario [2000]
 #   BENCH_PORT       the server's port [8199]
 #   BENCH_BACKENDS   which databases, in order ["sqlite postgres"]
@@ -34,6 +36,7 @@ warmup="${BENCH_WARMUP:-2}"
 rounds="${BENCH_ROUNDS:-3}"
 threads="${BENCH_THREADS:-2}"
 connections="${BENCH_CONNECTIONS:-64}"
+timeout="${BENCH_TIMEOUT:-30}"
 spread_links="${BENCH_LINKS:-2000}"
 port="${BENCH_PORT:-8199}"
 backends="${BENCH_BACKENDS:-sqlite postgres}"
@@ -136,11 +139,18 @@ memory_kib() { # field of /proc/PID/status (VmHWM, VmRSS), in KiB
 
 run_wrk() { # scenario seconds output
     local paths="$work/$1.paths"
+    local load=(-t"$threads" -c"$connections" -d"$2s" --timeout "${timeout}s" --latency)
     if [ "$(wc -l <"$paths")" -eq 1 ]; then
-        wrk -t"$threads" -c"$connections" -d"$2s" --latency "$base$(head -n1 "$paths")" >"$3"
+        wrk "${load[@]}" "$base$(head -n1 "$paths")" >"$3"
     else
-        wrk -t"$threads" -c"$connections" -d"$2s" --latency -s "$here/spread.lua" "$base" -- "$paths" >"$3"
+        wrk "${load[@]}" -s "$here/spread.lua" "$base" -- "$paths" >"$3"
     fi
+}
+
+# CPU time the server has used, user and system, in clock ticks: per request, it is a figure that
+# other processes on the machine disturb far less than throughput.
+server_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$server_pid/stat"
 }
 
 # One line per run: requests/s, p50 and p99 in ms, requests, non-2xx/3xx responses, socket errors.
@@ -170,7 +180,8 @@ median() { # numbers on stdin
 # --- one backend -------------------------------------------------------------------------------
 
 measurements="$out/measurements.tsv"
-printf 'backend\tround\tscenario\trps\tp50_ms\tp99_ms\trequests\tnon2xx\terrors\n' >"$measurements"
+clock_ticks="$(getconf CLK_TCK)"
+printf 'backend\tround\tscenario\trps\tp50_ms\tp99_ms\trequests\tnon2xx\terrors\tcpu_us\n' >"$measurements"
 memory="$work/memory.tsv"
 : >"$memory"
 notes="$work/notes.txt"
@@ -199,10 +210,14 @@ bench_backend() { # backend url
         for scenario in $scenarios; do
             say "$backend: round $round/$rounds, $scenario, ${duration} s"
             local file="$raw/$backend-r$round-$scenario.txt"
+            local ticks
+            ticks="$(server_ticks)"
             run_wrk "$scenario" "$duration" "$file"
+            ticks=$(($(server_ticks) - ticks))
             read -r rps p50 p99 requests non2xx errors < <(parse_wrk "$file")
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$backend" "$round" "$scenario" \
-                "$rps" "$p50" "$p99" "$requests" "$non2xx" "$errors" >>"$measurements"
+            cpu_us="$(awk -v t="$ticks" -v hz="$clock_ticks" -v n="$requests" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }')"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$backend" "$round" "$scenario" \
+                "$rps" "$p50" "$p99" "$requests" "$non2xx" "$errors" "$cpu_us" >>"$measurements"
             local wrong="$non2xx"
             [ "$(expected_status "$scenario")" = 200 ] || wrong=$((requests - non2xx))
             if [ "$wrong" -ne 0 ] || [ "$errors" -ne 0 ]; then
@@ -267,17 +282,18 @@ commit="$(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HE
 
 {
     echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') on commit $commit: $(nproc) CPUs ($cpu), $memory_total."
-    echo "wrk -t$threads -c$connections, ${duration} s per run, $rounds interleaved rounds after ${warmup} s of warm-up per scenario;"
+    echo "wrk -t$threads -c$connections --timeout ${timeout}s, ${duration} s per run, $rounds interleaved rounds after ${warmup} s of warm-up per scenario;"
     echo "Server log level \`$log_level\`, its output to a file; server and wrk on the same machine."
     echo "Load average before: $load_before."
     echo
-    echo "| database | scenario | req/s | × plain | p50 | × plain | p99 | × plain |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|"
+    echo "| database | scenario | req/s | × plain | p50 | × plain | p99 | × plain | server CPU/request |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
     while IFS=$'\t' read -r backend _ _; do
         for scenario in $scenarios; do
             rps="$(series "$backend" "$scenario" rps | median)"
             p50="$(series "$backend" "$scenario" p50_ms | median)"
             p99="$(series "$backend" "$scenario" p99_ms | median)"
+            cpu_us="$(series "$backend" "$scenario" cpu_us | median)"
             if [ "$scenario" = plain ]; then
                 ratios=("" "" "")
             else
@@ -286,8 +302,8 @@ commit="$(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HE
                     "$(series "$backend" "$scenario" p99_ms ratio | median)")
                 ratios=("$(printf '%.2f' "${ratios[0]}")" "$(printf '%.2f' "${ratios[1]}")" "$(printf '%.2f' "${ratios[2]}")")
             fi
-            printf '| %s | %s | %.0f | %s | %.2f ms | %s | %.2f ms | %s |\n' "$backend" "$(label "$scenario")" \
-                "$rps" "${ratios[0]}" "$p50" "${ratios[1]}" "$p99" "${ratios[2]}"
+            printf '| %s | %s | %.0f | %s | %.2f ms | %s | %.2f ms | %s | %.0f µs |\n' "$backend" "$(label "$scenario")" \
+                "$rps" "${ratios[0]}" "$p50" "${ratios[1]}" "$p99" "${ratios[2]}" "$cpu_us"
         done
     done <"$memory"
     echo
