@@ -24,7 +24,7 @@
 #   BENCH_POSTGRES   PostgreSQL server URL, without a database [postgres://postgres@127.0.0.1:5432]
 #   BENCH_LOG_LEVEL  the server's Rocket log level [critical, the release default: Rocket then
 #                    logs two warnings per refused request, which the forged scenario pays for]
-# With the defaults a run takes about 5 minutes after the build.
+# With the defaults a run takes about 4.5 minutes after the build.
 set -euo pipefail
 export LC_ALL=C
 
@@ -210,7 +210,7 @@ bench_backend() { # backend url
         for scenario in $scenarios; do
             say "$backend: round $round/$rounds, $scenario, ${duration} s"
             local file="$raw/$backend-r$round-$scenario.txt"
-            local ticks
+            local ticks cpu_us
             ticks="$(server_ticks)"
             run_wrk "$scenario" "$duration" "$file"
             ticks=$(($(server_ticks) - ticks))
@@ -282,7 +282,7 @@ commit="$(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HE
 
 {
     echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') on commit $commit: $(nproc) CPUs ($cpu), $memory_total."
-    echo "wrk -t$threads -c$connections --timeout ${timeout}s, ${duration} s per run, $rounds interleaved rounds after ${warmup} s of warm-up per scenario;"
+    echo "wrk -t$threads -c$connections --timeout ${timeout}s, ${duration} s per run, $rounds interleaved rounds after ${warmup} s of warm-up per scenario."
     echo "Server log level \`$log_level\`, its output to a file; server and wrk on the same machine."
     echo "Load average before: $load_before."
     echo
