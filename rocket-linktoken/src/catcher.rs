@@ -1,10 +1,12 @@
 //! The refusal pages: a readable sentence for 400, 403, 410 and 503, as HTML or as JSON.
 
+use std::borrow::Cow;
+use std::io::Cursor;
+
 use rocket::catcher::{BoxFuture, Catcher};
-use rocket::http::Status;
-use rocket::response::content::{RawHtml, RawJson};
-use rocket::response::Responder;
-use rocket::{Build, Request, Rocket};
+use rocket::http::{ContentType, Status};
+use rocket::{Build, Request, Response, Rocket};
+use serde::Serialize;
 
 use crate::context::refusal;
 
@@ -28,28 +30,41 @@ pub(crate) fn register_missing(rocket: Rocket<Build>) -> Rocket<Build> {
     rocket.register("/", missing)
 }
 
+/// The JSON refusal: `{"status":410,"error":"used_up","message":"..."}`.
+#[derive(Serialize)]
+struct JsonPage<'a> {
+    status: u16,
+    error: &'a str,
+    message: &'a str,
+}
+
 fn page<'r>(status: Status, request: &'r Request<'_>) -> BoxFuture<'r> {
-    let message = match refusal(request) {
+    let (code, message) = match refusal(request) {
         Some(error) => (error.code(), error.to_string()),
         None => ("http", status.reason_lossy().to_string()),
     };
     let wants_json = request
         .accept()
         .is_some_and(|accept| accept.preferred().media_type().is_json());
-    Box::pin(async move {
-        let (code, message) = message;
-        let response = if wants_json {
-            let body =
-                serde_json::json!({ "status": status.code, "error": code, "message": message });
-            RawJson(body.to_string()).respond_to(request)
-        } else {
-            RawHtml(html(status, &message)).respond_to(request)
+    // Refusals are the cheap answer to hostile traffic: the body is written once, straight into
+    // the response, rather than through a JSON value tree and a second responder.
+    let (content_type, body) = if wants_json {
+        let page = JsonPage {
+            status: status.code,
+            error: code,
+            message: &message,
         };
-        response.map(|mut r| {
-            r.set_status(status);
-            r
-        })
-    })
+        let body = serde_json::to_string(&page).unwrap_or_default();
+        (ContentType::JSON, body)
+    } else {
+        (ContentType::HTML, html(status, &message))
+    };
+    let response = Response::build()
+        .status(status)
+        .header(content_type)
+        .sized_body(body.len(), Cursor::new(body))
+        .finalize();
+    Box::pin(async move { Ok(response) })
 }
 
 fn html(status: Status, message: &str) -> String {
@@ -64,8 +79,15 @@ fn html(status: Status, message: &str) -> String {
     )
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+fn escape(text: &str) -> Cow<'_, str> {
+    // The sentences are fixed text: most pages have nothing to escape.
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+    {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -76,7 +98,7 @@ fn escape(text: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -91,5 +113,18 @@ mod tests {
             "{page}"
         );
         assert!(page.contains("<title>410 Gone</title>"));
+    }
+
+    #[test]
+    fn json_pages_read_as_the_readme_shows() {
+        let page = JsonPage {
+            status: 410,
+            error: "used_up",
+            message: "This link has already been used.",
+        };
+        assert_eq!(
+            serde_json::to_string(&page).unwrap(),
+            r#"{"status":410,"error":"used_up","message":"This link has already been used."}"#
+        );
     }
 }
