@@ -2,12 +2,12 @@
 //! URL, the request as its rows record it, and every guard's verdict, settled once the response
 //! status is known.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use rocket::http::{Method, Status};
 use rocket::Request;
 
-use crate::store::{Outcome, Record, RequestMeta, Spent};
+use crate::store::{Outcome, Record, RequestMeta, Spent, USER_AGENT_MAX};
 use crate::target::TokenParam;
 use crate::{Claims, Error, Ledger};
 
@@ -16,7 +16,11 @@ pub(crate) struct LinkContext {
     token: TokenParam,
     /// The method as sent: Rocket retries `HEAD` as `GET` before guards run.
     method: Method,
-    meta: Arc<RequestMeta>,
+    /// The request's target without the token: what the token's `aud` is compared with.
+    target: String,
+    /// The request as its rows record it, made once a token's signature holds: a forged
+    /// token costs no copies of the request.
+    meta: OnceLock<Arc<RequestMeta>>,
     verdicts: Mutex<Vec<Verdict>>,
 }
 
@@ -71,13 +75,19 @@ pub fn refusal(request: &Request<'_>) -> Option<Error> {
 }
 
 impl LinkContext {
-    pub(crate) fn new(token: TokenParam, method: Method, meta: RequestMeta) -> LinkContext {
+    pub(crate) fn new(token: TokenParam, method: Method, target: String) -> LinkContext {
         LinkContext {
             token,
             method,
-            meta: Arc::new(meta),
+            target,
+            meta: OnceLock::new(),
             verdicts: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The context of a request that carries no token: the fairing keeps none for it.
+    pub(crate) fn without_token(method: Method) -> LinkContext {
+        LinkContext::new(TokenParam::Absent, method, String::new())
     }
 
     pub(crate) fn token(&self) -> &TokenParam {
@@ -89,9 +99,28 @@ impl LinkContext {
         self.method
     }
 
-    /// The request as its rows record it; its path is the target without the token.
-    pub(crate) fn meta(&self) -> &Arc<RequestMeta> {
-        &self.meta
+    /// The request's target without the token.
+    pub(crate) fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The request as its rows record it.
+    pub(crate) fn meta(
+        &self,
+        request: &Request<'_>,
+        client_ip_header: Option<&str>,
+    ) -> &Arc<RequestMeta> {
+        self.meta.get_or_init(|| {
+            Arc::new(RequestMeta {
+                method: self.method.as_str().to_owned(),
+                path: self.target.clone(),
+                client_ip: client_ip(request, client_ip_header),
+                user_agent: request
+                    .headers()
+                    .get_one("User-Agent")
+                    .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+            })
+        })
     }
 
     /// A poisoned lock only means a guard panicked while holding it: the verdicts written
@@ -129,7 +158,8 @@ impl LinkContext {
     pub(crate) fn settle(&self, ledger: &Ledger, status: Status) {
         let verdicts = std::mem::take(&mut *self.verdicts());
         for verdict in verdicts {
-            let Some(claims) = verdict.claims else {
+            // A verdict on a genuine token was given after the guard made the request's meta.
+            let (Some(claims), Some(meta)) = (verdict.claims, self.meta.get()) else {
                 continue;
             };
             let outcome = match verdict.result {
@@ -144,11 +174,26 @@ impl LinkContext {
                 jti: claims.jti,
                 sub: claims.sub,
                 scope: claims.scope,
-                meta: Arc::clone(&self.meta),
+                meta: Arc::clone(meta),
                 status: status.code,
                 outcome,
                 at: verdict.at,
             });
         }
     }
+}
+
+/// The client's address: the socket peer, unless the operator named a header that a trusted
+/// proxy sets. A header anybody can send is never believed by default.
+fn client_ip(request: &Request<'_>, header: Option<&str>) -> Option<String> {
+    if let Some(name) = header {
+        // With X-Forwarded-For, the proxy appends the address it saw: the last entry.
+        let forwarded = request.headers().get(name).last();
+        if let Some(ip) = forwarded.and_then(|v| v.rsplit(',').next()).map(str::trim) {
+            if ip.parse::<std::net::IpAddr>().is_ok() {
+                return Some(ip.to_string());
+            }
+        }
+    }
+    request.remote().map(|addr| addr.ip().to_string())
 }

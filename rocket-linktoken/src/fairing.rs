@@ -12,7 +12,7 @@ use rocket_db_pools::Database;
 
 use crate::config::Config;
 use crate::context::LinkContext;
-use crate::store::{LedgerPool, RequestMeta, USER_AGENT_MAX};
+use crate::store::LedgerPool;
 use crate::target::{lift, TokenParam};
 use crate::{catcher, redact, Error, Issuer, Ledger, Verifier};
 
@@ -106,30 +106,26 @@ where
     }
 
     async fn on_request(&self, request: &mut Request<'_>, data: &mut Data<'_>) {
+        // Most requests carry no query, so no token: they get no context, and cost nothing.
+        let Some(query) = request.uri().query() else {
+            return;
+        };
         let Some(configured) = request.rocket().state::<Configured>() else {
             return;
         };
-        let uri = request.uri();
-        let query = uri.query().map(|q| q.as_str());
-        let (token, rest) = lift(uri.path().as_str(), query, configured.config.query_param());
+        let path = request.uri().path();
+        let (token, target) = lift(
+            path.as_str(),
+            Some(query.as_str()),
+            configured.config.query_param(),
+        );
+        if token == TokenParam::Absent {
+            return;
+        }
+        // Routing and Rocket's request log see the URL without the token from here on.
+        request.set_uri(without_token(&target));
         let method = method_on_the_wire(request, data).await;
-        let meta = if token == TokenParam::Absent {
-            // Nothing will be verified or recorded: spare the request the copies.
-            RequestMeta::default()
-        } else {
-            // Routing and Rocket's request log see the URL without the token from here on.
-            request.set_uri(without_token(&rest));
-            RequestMeta {
-                method: method.as_str().to_string(),
-                path: rest,
-                client_ip: client_ip(request, configured.config.client_ip_header()),
-                user_agent: request
-                    .headers()
-                    .get_one("User-Agent")
-                    .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
-            }
-        };
-        request.local_cache(|| Some(LinkContext::new(token, method, meta)));
+        request.local_cache(|| Some(LinkContext::new(token, method, target)));
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
@@ -247,21 +243,6 @@ fn percent_encode_raw(text: &str) -> String {
         }
     }
     encoded
-}
-
-/// The client's address: the socket peer, unless the operator named a header that a trusted
-/// proxy sets. A header anybody can send is never believed by default.
-fn client_ip(request: &Request<'_>, header: Option<&str>) -> Option<String> {
-    if let Some(name) = header {
-        // With X-Forwarded-For, the proxy appends the address it saw: the last entry.
-        let forwarded = request.headers().get(name).last();
-        if let Some(ip) = forwarded.and_then(|v| v.rsplit(',').next()).map(str::trim) {
-            if ip.parse::<std::net::IpAddr>().is_ok() {
-                return Some(ip.to_string());
-            }
-        }
-    }
-    request.remote().map(|addr| addr.ip().to_string())
 }
 
 #[cfg(test)]

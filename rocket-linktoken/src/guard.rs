@@ -2,6 +2,7 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use chrono::Utc;
 use rocket::http::Method;
@@ -11,7 +12,7 @@ use rocket::{Ignite, Rocket};
 
 use crate::context::{LinkContext, Verdict};
 use crate::fairing::Configured;
-use crate::store::Spent;
+use crate::store::{RequestMeta, Spent};
 use crate::target::{self, TokenParam};
 use crate::verify::Expected;
 use crate::{Claims, Error};
@@ -168,8 +169,12 @@ impl<'r, U: LinkUser, P: Policy> FromRequest<'r> for TokenUser<U, P> {
     type Error = Error;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Error> {
-        let Some(context) = request.local_cache(|| None::<LinkContext>) else {
-            let e = Error::Config("the rocket-linktoken fairing is not attached".into());
+        // The fairing keeps a context for each request with a token (the sentinel makes sure
+        // it is attached): a request without one gets an empty context here.
+        let Some(context) =
+            request.local_cache(|| Some(LinkContext::without_token(request.method())))
+        else {
+            let e = Error::MissingToken;
             return Outcome::Error((e.status(), e));
         };
         match check::<U, P>(request, context).await {
@@ -202,8 +207,10 @@ async fn check<U: LinkUser, P: Policy>(
     };
     // Until the signature holds, nothing is believed and nothing is written.
     let claims = configured.verifier.authenticate(token).map_err(refuse)?;
-    let url = target::with_token(&context.meta().path, configured.config.query_param(), token);
-    match admit::<U, P>(request, context, configured, &claims, now).await {
+    let url = target::with_token(context.target(), configured.config.query_param(), token);
+    // From here on the request may leave rows: what they record of it is made once.
+    let meta = context.meta(request, configured.config.client_ip_header());
+    match admit::<U, P>(request, context, configured, &claims, meta, now).await {
         Ok((user, spent, Taken::Now)) => {
             context.push(Verdict::signed(claims.clone(), Ok(spent), now));
             Ok(TokenUser {
@@ -242,11 +249,12 @@ async fn admit<U: LinkUser, P: Policy>(
     context: &LinkContext,
     configured: &Configured,
     claims: &Claims,
+    meta: &Arc<RequestMeta>,
     now: i64,
 ) -> Result<(U, Option<Spent>, Taken), Error> {
     let expected = Expected {
         scope: P::SCOPE,
-        target: &context.meta().path,
+        target: context.target(),
     };
     configured.verifier.check(claims, &expected, now)?;
     let user = load::<U>(claims, request).await?;
@@ -264,10 +272,7 @@ async fn admit<U: LinkUser, P: Policy>(
         }
         return Ok((user, Some(spent), Taken::Earlier));
     }
-    let spent = configured
-        .ledger
-        .spend(claims, cap, context.meta(), now)
-        .await?;
+    let spent = configured.ledger.spend(claims, cap, meta, now).await?;
     Ok((user, Some(spent), Taken::Now))
 }
 
