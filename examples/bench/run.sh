@@ -22,6 +22,7 @@
 #   BENCH_PORT       the server's port [8199]
 #   BENCH_BACKENDS   which databases, in order ["sqlite postgres"]
 #   BENCH_POSTGRES   PostgreSQL server URL, without a database [postgres://postgres@127.0.0.1:5432]
+#   BENCH_SERVER_LOG where the server's output goes [/dev/null]
 #   BENCH_LOG_LEVEL  the server's Rocket log level [critical, the release default: Rocket then
 #                    logs two warnings per refused request, which the forged scenario pays for]
 # With the defaults a run takes about 4.5 minutes after the build.
@@ -41,6 +42,9 @@ spread_links="${BENCH_LINKS:-2000}"
 port="${BENCH_PORT:-8199}"
 backends="${BENCH_BACKENDS:-sqlite postgres}"
 pg_server="${BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}"
+server_log="${BENCH_SERVER_LOG:-/dev/null}"
+log_hint="the server's output (run again with BENCH_SERVER_LOG=file to keep it)"
+[ "$server_log" = /dev/null ] || log_hint="$server_log"
 log_level="${BENCH_LOG_LEVEL:-critical}"
 
 scenarios="plain guarded-one guarded-spread forged"
@@ -121,14 +125,17 @@ start_server() { # backend url
     if curl -fs -o /dev/null "$base/health"; then
         die "something already answers on port $port; set BENCH_PORT"
     fi
-    ROCKET_DATABASES="{bench={url=\"$2\"}}" "$server" >"$raw/$1-server.log" 2>&1 &
+    # Rocket writes two warnings per refused request: kept in a file, its output would grow by
+    # ~100 MB per forged run and compete with the databases' own flushes to the disk, slowing
+    # whatever is measured after it. It goes to BENCH_SERVER_LOG (/dev/null unless set).
+    ROCKET_DATABASES="{bench={url=\"$2\"}}" "$server" >"$server_log" 2>&1 &
     server_pid=$!
     for _ in $(seq 300); do
         curl -fs -o /dev/null "$base/health" && return 0
-        kill -0 "$server_pid" 2>/dev/null || die "the $1 server exited; see $raw/$1-server.log"
+        kill -0 "$server_pid" 2>/dev/null || die "the $1 server exited; see $log_hint"
         sleep 0.1
     done
-    die "the $1 server did not answer within 30 s; see $raw/$1-server.log"
+    die "the $1 server did not answer within 30 s; see $log_hint"
 }
 
 memory_kib() { # field of /proc/PID/status (VmHWM, VmRSS), in KiB
@@ -198,7 +205,7 @@ bench_backend() { # backend url
         path="$(head -n1 "$work/$scenario.paths")"
         status="$(curl -s -o /dev/null -w '%{http_code}' "$base$path")"
         [ "$status" = "$(expected_status "$scenario")" ] ||
-            die "$backend: $scenario answered $status, not $(expected_status "$scenario"): see $raw/$backend-server.log"
+            die "$backend: $scenario answered $status, not $(expected_status "$scenario"): see $log_hint"
     done
     if [ "$warmup" -gt 0 ]; then
         say "$backend: warming up, ${warmup} s per scenario"

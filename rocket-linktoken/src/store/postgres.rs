@@ -81,6 +81,17 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {
 
 common_statements!(PgPool);
 
+/// The writer's own connection, opened with the pool's options. Its statements are planned
+/// for each batch (`plan_cache_mode = force_custom_plan`): a plan cached while the tables were
+/// new and empty would scan them whole for as long as the connection lives once they are large,
+/// unless the statistics are renewed (autovacuum may be off).
+pub(super) async fn open(pool: &PgPool) -> Result<PgConnection, Error> {
+    use rocket_db_pools::sqlx::ConnectOptions as _;
+    let mut conn = pool.connect_options().connect().await?;
+    sqlx::Executor::execute(&mut conn, "SET plan_cache_mode = force_custom_plan").await?;
+    Ok(conn)
+}
+
 /// Writes settlements (`$1`-`$3`: use ids, statuses, outcomes; uses of rows whose status is
 /// still empty and whose outcome is `$4` are given back) and the rows of attempts that spent
 /// nothing (`$5`-`$14`), then reads each spend's link (`$15`-`$18`: jti, sub, scope, issued):

@@ -165,7 +165,7 @@ impl Connection {
             Backend::Sqlite(pool) => Connection::Sqlite(pool.connect_options().connect().await?),
             #[cfg(feature = "postgres")]
             Backend::Postgres(pool) => {
-                Connection::Postgres(Box::new(pool.connect_options().connect().await?))
+                Connection::Postgres(Box::new(super::postgres::open(pool).await?))
             }
         })
     }
