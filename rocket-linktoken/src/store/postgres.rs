@@ -123,7 +123,9 @@ const SETTLE_THEN_READ: &str = "WITH settled AS (
     LEFT JOIN given AS g ON g.jti = s.jti
     ORDER BY s.i";
 
-/// Adds granted uses and inserts the spent uses' rows in order. The identity's `nextval` is
+/// Adds granted uses and inserts the spent uses' rows in order. A link's first use writes what
+/// it names (its id's claims never change); later ones touch no indexed column, so PostgreSQL
+/// updates the row in place (a HOT update) without new index entries. The identity's `nextval` is
 /// volatile, so PostgreSQL evaluates it after the sort: ids rise in the rows' order.
 const GRANT: &str = "WITH granted AS (
         INSERT INTO linktoken_tokens AS t
@@ -132,10 +134,7 @@ const GRANT: &str = "WITH granted AS (
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
             $7::bigint[], $8::bigint[]) AS g(jti, sub, scope, aud, cap, added, at, exp)
         ON CONFLICT (jti) DO UPDATE SET
-            uses = t.uses + EXCLUDED.uses,
-            sub = EXCLUDED.sub, scope = EXCLUDED.scope, aud = EXCLUDED.aud,
-            max_uses = EXCLUDED.max_uses, expires_at = EXCLUDED.expires_at,
-            first_used_at = COALESCE(t.first_used_at, EXCLUDED.first_used_at),
+            uses = t.uses + EXCLUDED.uses, max_uses = EXCLUDED.max_uses,
             last_used_at = EXCLUDED.last_used_at
     )
     INSERT INTO linktoken_uses

@@ -125,7 +125,8 @@ const SETTLE_THEN_READ: &str = "UPDATE linktoken_tokens
 
 /// Adds granted uses (`$1`), then inserts the spent uses' rows in order (`$2`), returning their
 /// ids: `AUTOINCREMENT` gives them rising ids. The `WHERE true` tells SQLite's parser that
-/// `ON CONFLICT` belongs to the upsert, not to a join.
+/// `ON CONFLICT` belongs to the upsert, not to a join. A link's first use writes what it names
+/// (its id's claims never change); later ones touch no indexed column, so no index is rewritten.
 const GRANT: &str = "INSERT INTO linktoken_tokens
         (jti, sub, scope, aud, max_uses, uses, first_used_at, last_used_at, expires_at)
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
@@ -133,10 +134,7 @@ const GRANT: &str = "INSERT INTO linktoken_tokens
         json_extract(value, '$[6]'), json_extract(value, '$[6]'), json_extract(value, '$[7]')
     FROM json_each($1) WHERE true
     ON CONFLICT (jti) DO UPDATE SET
-        uses = linktoken_tokens.uses + excluded.uses,
-        sub = excluded.sub, scope = excluded.scope, aud = excluded.aud,
-        max_uses = excluded.max_uses, expires_at = excluded.expires_at,
-        first_used_at = COALESCE(linktoken_tokens.first_used_at, excluded.first_used_at),
+        uses = linktoken_tokens.uses + excluded.uses, max_uses = excluded.max_uses,
         last_used_at = excluded.last_used_at;
 
     INSERT INTO linktoken_uses
