@@ -7,7 +7,6 @@
 //! updates, even with other processes writing the same file.
 
 use rocket_db_pools::sqlx::{self, SqliteConnection, SqlitePool};
-use serde_json::json;
 
 use super::{
     common_statements, end_statement, inserted_ids, link_now, Dialect, LinkNow, Outcome, Record,
@@ -158,40 +157,38 @@ impl Dialect for SqliteConnection {
         records: &[Record],
         spends: &[SpendRequest],
     ) -> Result<Vec<LinkNow>, Error> {
-        let settlements: Vec<_> = settlements
-            .iter()
-            .map(|s| {
-                let outcome = Outcome::settled(rocket::http::Status::new(s.status));
-                json!([s.use_id, s.status, outcome.as_str()])
-            })
-            .collect();
-        let records: Vec<_> = records
-            .iter()
-            .map(|r| {
-                json!([
-                    r.jti,
-                    r.sub,
-                    r.scope,
-                    r.meta.method,
-                    r.meta.path,
-                    r.meta.client_ip,
-                    r.meta.user_agent,
-                    r.status,
-                    r.outcome.as_str(),
-                    r.at
-                ])
-            })
-            .collect();
-        let spends: Vec<_> = spends
-            .iter()
-            .map(|s| json!([s.claims.jti, s.claims.sub, s.claims.scope, s.issued]))
-            .collect();
+        let settlements = rows(settlements, |s| {
+            let outcome = Outcome::settled(rocket::http::Status::new(s.status));
+            (s.use_id, s.status, outcome.as_str())
+        })?;
+        let records = rows(records, |r| {
+            (
+                r.jti.as_str(),
+                r.sub.as_str(),
+                r.scope.as_str(),
+                r.meta.method.as_str(),
+                r.meta.path.as_str(),
+                r.meta.client_ip.as_deref(),
+                r.meta.user_agent.as_deref(),
+                r.status,
+                r.outcome.as_str(),
+                r.at,
+            )
+        })?;
+        let spends = rows(spends, |s| {
+            (
+                s.claims.jti.as_str(),
+                s.claims.sub.as_str(),
+                s.claims.scope.as_str(),
+                s.issued,
+            )
+        })?;
         // sqlx 0.7 on SQLite: drive a statement with rows to completion (fetch_all), or the
         // writes before it may not run.
         let states = sqlx::query(SETTLE_THEN_READ)
-            .bind(json!(settlements).to_string())
-            .bind(json!(records).to_string())
-            .bind(json!(spends).to_string())
+            .bind(settlements)
+            .bind(records)
+            .bind(spends)
             .fetch_all(&mut *self)
             .await?;
         states.iter().map(link_now).collect()
@@ -202,39 +199,33 @@ impl Dialect for SqliteConnection {
         tokens: &[TokenGrant<'_>],
         spent: &[&SpendRequest],
     ) -> Result<Vec<i64>, Error> {
-        let tokens: Vec<_> = tokens
-            .iter()
-            .map(|g| {
-                json!([
-                    g.claims.jti,
-                    g.claims.sub,
-                    g.claims.scope,
-                    g.claims.aud,
-                    g.cap,
-                    g.added,
-                    g.now,
-                    g.claims.exp
-                ])
-            })
-            .collect();
-        let uses: Vec<_> = spent
-            .iter()
-            .map(|s| {
-                json!([
-                    s.claims.jti,
-                    s.claims.sub,
-                    s.claims.scope,
-                    s.meta.method,
-                    s.meta.path,
-                    s.meta.client_ip,
-                    s.meta.user_agent,
-                    s.now
-                ])
-            })
-            .collect();
+        let tokens = rows(tokens, |g| {
+            (
+                g.claims.jti.as_str(),
+                g.claims.sub.as_str(),
+                g.claims.scope.as_str(),
+                g.claims.aud.as_str(),
+                g.cap,
+                g.added,
+                g.now,
+                g.claims.exp,
+            )
+        })?;
+        let uses = rows(spent, |s| {
+            (
+                s.claims.jti.as_str(),
+                s.claims.sub.as_str(),
+                s.claims.scope.as_str(),
+                s.meta.method.as_str(),
+                s.meta.path.as_str(),
+                s.meta.client_ip.as_deref(),
+                s.meta.user_agent.as_deref(),
+                s.now,
+            )
+        })?;
         let rows = sqlx::query(GRANT)
-            .bind(json!(tokens).to_string())
-            .bind(json!(uses).to_string())
+            .bind(tokens)
+            .bind(uses)
             .fetch_all(&mut *self)
             .await?;
         inserted_ids(&rows)
@@ -246,4 +237,15 @@ impl Dialect for SqliteConnection {
             .await?;
         Ok(())
     }
+}
+
+/// A batch's rows as one JSON array of arrays (a tuple serialises as an array), for
+/// `json_each`: written straight from borrowed fields.
+fn rows<'a, T, R: serde::Serialize>(
+    items: &'a [T],
+    row: impl Fn(&'a T) -> R,
+) -> Result<String, Error> {
+    let rows: Vec<R> = items.iter().map(row).collect();
+    serde_json::to_string(&rows)
+        .map_err(|e| Error::Database(std::sync::Arc::new(sqlx::Error::Protocol(e.to_string()))))
 }
