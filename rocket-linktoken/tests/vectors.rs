@@ -47,10 +47,11 @@ fn every_pyjwt_vector_gets_its_expected_outcome() {
             target: vector["request_target"].as_str().unwrap(),
         };
         // A refusal is its status and its code; an accepted vector has no code.
-        let (status, code) = match verifier.verify(vector["token"].as_str().unwrap(), &expected, now) {
-            Ok(_) => (json!("ok"), Value::Null),
-            Err(e) => (json!(e.status().code), json!(e.code())),
-        };
+        let (status, code) =
+            match verifier.verify(vector["token"].as_str().unwrap(), &expected, now) {
+                Ok(_) => (json!("ok"), Value::Null),
+                Err(e) => (json!(e.status().code), json!(e.code())),
+            };
         if status != vector["expect"] || code != vector["code"] {
             disagreements.push(format!(
                 "{}: expected {} {}, got {status} {code}",
