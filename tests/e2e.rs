@@ -1,4 +1,4 @@
-//! The newsletter example over real sockets: every status of DESIGN.md, and the rows each
+//! The newsletter example over real sockets: every status the README lists, and the rows each
 //! request leaves in `linktoken_tokens` and `linktoken_uses`.
 
 use chrono::{TimeDelta, Utc};

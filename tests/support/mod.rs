@@ -460,14 +460,15 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// A JWS over `header` and `payload` (JSON text), signed with `secret` by `alg`
-/// (`HS256`, `HS512`, or `none` for an empty signature).
-pub fn mint(alg: &str, header: &str, payload: &str, secret: &str) -> String {
+/// A JWS over `header` and `payload` (JSON text, or any bytes), signed with `secret` by `alg`
+/// (`HS256`, `HS384`, `HS512`, or `none` for an empty signature).
+pub fn mint(alg: &str, header: &str, payload: impl AsRef<[u8]>, secret: &str) -> String {
     use jsonwebtoken::{crypto, Algorithm, EncodingKey};
     let message = format!("{}.{}", b64(header), b64(payload));
     let algorithm = match alg {
         "none" => return format!("{message}."),
         "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
         "HS512" => Algorithm::HS512,
         other => panic!("no test minting for {other}"),
     };
@@ -497,6 +498,7 @@ pub fn now() -> i64 {
 }
 
 /// Runs a behaviour test against SQLite, and against PostgreSQL when it is configured.
+/// Attributes written above a test (`#[ignore = "why"]`) go on both of its runs.
 ///
 /// ```ignore
 /// backend_tests! {
@@ -505,12 +507,13 @@ pub fn now() -> i64 {
 /// ```
 #[macro_export]
 macro_rules! backend_tests {
-    ($(fn $name:ident($backend:ident) $body:block)*) => {
+    ($($(#[$attribute:meta])* fn $name:ident($backend:ident) $body:block)*) => {
         mod sqlite {
             #[allow(unused_imports)]
             use super::*;
             $(
                 #[test]
+                $(#[$attribute])*
                 fn $name() {
                     let $backend = $crate::Backend::Sqlite;
                     $body
@@ -522,6 +525,7 @@ macro_rules! backend_tests {
             use super::*;
             $(
                 #[test]
+                $(#[$attribute])*
                 fn $name() {
                     let $backend = $crate::Backend::Postgres;
                     $body
