@@ -1,4 +1,4 @@
-//! The newsletter example over real sockets: every status of DESIGN.md, and the rows each
+//! The newsletter example over real sockets: every status of the README, and the rows each
 //! request leaves in `linktoken_tokens` and `linktoken_uses`.
 
 use chrono::{TimeDelta, Utc};
@@ -318,7 +318,29 @@ backend_tests! {
             assert_eq!(response.status, 400, "{name}");
             assert_private(&response);
         }
-        assert!(uses(&server, "bad-types").is_empty());
+        assert_eq!(history(&server, "bad-types"), vec![row("POST", 400, "invalid_claim")]);
+    }
+
+    fn genuine_tokens_with_refused_claims_have_their_row_and_spend_nothing(backend) {
+        let Some(server) = server(backend) else { return };
+        let zero_uses = hand_made("HS256", SECRET, "zero-uses", r#","max":0"#);
+        let t = now();
+        let float_exp = format!(
+            r#"{{"jti":"float-exp","sub":"1","scope":"unsubscribe","aud":"/unsubscribe/1","iat":{},"exp":{}.5}}"#,
+            t - 10,
+            t + 3600
+        );
+        let float_exp = mint("HS256", r#"{"alg":"HS256","typ":"JWT"}"#, &float_exp, SECRET);
+        for (token, jti) in [(zero_uses, "zero-uses"), (float_exp, "float-exp")] {
+            let response = server.post_form(&format!("/unsubscribe/1?rt={token}"), "confirm=yes");
+            assert_eq!(response.status, 400, "{jti}");
+            assert!(response.body.contains("claim is missing or of the wrong type"), "{}", response.body);
+            assert_private(&response);
+            assert_eq!(history(&server, jti), vec![row("POST", 400, "invalid_claim")], "{jti}");
+            let recorded = &uses(&server, jti)[0];
+            assert_eq!((recorded.sub.as_str(), recorded.scope.as_str()), ("1", "unsubscribe"));
+            assert_eq!(spent_uses(&server, jti), None, "{jti} spent a use");
+        }
     }
 
     fn two_token_parameters_are_a_bad_request(backend) {

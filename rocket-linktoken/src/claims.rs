@@ -46,6 +46,44 @@ pub struct Claims {
     pub(crate) data: Map<String, Value>,
 }
 
+/// What a genuine token names of its link, for the row of an attempt with it: the columns
+/// `jti`, `sub` and `scope` of `linktoken_uses`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LinkIds {
+    pub(crate) jti: String,
+    pub(crate) sub: String,
+    pub(crate) scope: String,
+}
+
+impl LinkIds {
+    /// The ids of claims that were accepted.
+    pub(crate) fn of(claims: &Claims) -> LinkIds {
+        LinkIds {
+            jti: claims.jti.clone(),
+            sub: claims.sub.clone(),
+            scope: claims.scope.clone(),
+        }
+    }
+
+    /// What a signed payload whose claims were refused still says of its link. `None` when it
+    /// is no claims object (not JSON, or a listed claim given twice: which one would it be?)
+    /// or its `jti` is no link id (a string of 1 to 64 characters without control
+    /// characters): rows are found by their link's id, and PostgreSQL refuses NUL in text.
+    /// `sub` and `scope` are empty unless they are strings without control characters.
+    pub(crate) fn read(json: &[u8]) -> Option<LinkIds> {
+        let raw = Raw::read(json).ok()?;
+        let text = |value: Option<Loose>| match value {
+            Some(Loose::Text(text)) if !has_control(&text) => Some(text),
+            _ => None,
+        };
+        Some(LinkIds {
+            jti: text(raw.jti).filter(|jti| jti_fits(jti))?,
+            sub: text(raw.sub).unwrap_or_default(),
+            scope: text(raw.scope).unwrap_or_default(),
+        })
+    }
+}
+
 /// The claims of a link being issued, borrowed from what the issuer was given: writing them
 /// needs no copies.
 pub(crate) struct NewClaims<'a> {
@@ -153,6 +191,14 @@ enum Name {
 }
 
 impl Raw {
+    /// Reads the listed claims of a payload, whatever their types.
+    fn read(json: &[u8]) -> Result<Raw, Error> {
+        match Raw::read_flat(json) {
+            Some(raw) => Ok(raw),
+            None => serde_json::from_slice(json).map_err(|_| Error::Malformed),
+        }
+    }
+
     /// Reads the claims with the fast reader; `None` leaves them to serde_json (`json.rs`).
     fn read_flat(json: &[u8]) -> Option<Raw> {
         let mut raw = Raw::default();
@@ -317,11 +363,7 @@ impl<'de> Visitor<'de> for LooseVisitor {
 impl Claims {
     /// Parses and type-checks a token payload (the JSON, already base64url-decoded).
     pub fn from_json(json: &[u8]) -> Result<Claims, Error> {
-        let raw = match Raw::read_flat(json) {
-            Some(raw) => raw,
-            None => serde_json::from_slice(json).map_err(|_| Error::Malformed)?,
-        };
-        Claims::from_raw(raw)
+        Claims::from_raw(Raw::read(json)?)
     }
 
     fn from_raw(raw: Raw) -> Result<Claims, Error> {
@@ -404,8 +446,7 @@ fn check_texts(jti: &str, sub: &str, scope: &str, aud: &str) -> Result<(), Error
             return Err(Error::InvalidClaim(claim));
         }
     }
-    // Characters are never more than bytes: only a long jti needs counting.
-    if jti.is_empty() || (jti.len() > MAX_JTI_LEN && jti.chars().count() > MAX_JTI_LEN) {
+    if !jti_fits(jti) {
         return Err(Error::InvalidClaim("jti"));
     }
     if sub.is_empty() {
@@ -418,6 +459,12 @@ fn check_texts(jti: &str, sub: &str, scope: &str, aud: &str) -> Result<(), Error
         return Err(Error::InvalidClaim("aud"));
     }
     Ok(())
+}
+
+/// Whether a `jti` has 1 to [`MAX_JTI_LEN`] characters.
+fn jti_fits(jti: &str) -> bool {
+    // Characters are never more than bytes: only a long jti needs counting.
+    !jti.is_empty() && (jti.len() <= MAX_JTI_LEN || jti.chars().count() <= MAX_JTI_LEN)
 }
 
 /// Whether `text` has a control character (Unicode's `Cc`: C0, DEL and C1).
@@ -529,6 +576,34 @@ mod tests {
         assert_eq!(refused_claim(parse(nul)), Some("sub"));
         let newline = r#"{"jti":"a\n","sub":"1","scope":"s","aud":"/x","iat":1,"exp":2}"#;
         assert_eq!(refused_claim(parse(newline)), Some("jti"));
+    }
+
+    #[test]
+    fn refused_claims_keep_the_ids_a_row_can_hold() {
+        let ids =
+            |json: &str| LinkIds::read(json.as_bytes()).map(|ids| (ids.jti, ids.sub, ids.scope));
+        let all = |jti: &str, sub: &str, scope: &str| Some((jti.into(), sub.into(), scope.into()));
+        assert_eq!(
+            ids(r#"{"jti":"a","sub":"1","scope":"s","exp":2.5,"max":0}"#),
+            all("a", "1", "s")
+        );
+        assert_eq!(
+            ids(r#"{"jti":"a","sub":42,"scope":"s\u0000"}"#),
+            all("a", "", "")
+        );
+        let long = format!(r#"{{"jti":"{}","sub":"1"}}"#, "j".repeat(65));
+        for unreadable in [
+            r#"{"sub":"1","scope":"s"}"#,
+            r#"{"jti":7,"sub":"1"}"#,
+            r#"{"jti":"","sub":"1"}"#,
+            r#"{"jti":"a\n","sub":"1"}"#,
+            &long,
+            r#"{"jti":"a","jti":"b","sub":"1"}"#,
+            "[1]",
+            "not json",
+        ] {
+            assert_eq!(ids(unreadable), None, "{unreadable}");
+        }
     }
 
     #[test]

@@ -9,11 +9,12 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::sentinel::Sentinel;
 use rocket::{Ignite, Rocket};
 
+use crate::claims::LinkIds;
 use crate::context::{LinkContext, Verdict};
 use crate::fairing::Configured;
 use crate::store::Spent;
 use crate::target::{self, TokenParam};
-use crate::verify::Expected;
+use crate::verify::{Expected, Refusal};
 use crate::{Claims, Error};
 
 /// An error from the application's own user lookup.
@@ -200,12 +201,23 @@ async fn check<U: LinkUser, P: Policy>(
         TokenParam::Repeated => return Err(refuse(Error::DuplicateToken)),
         TokenParam::One(token) => token,
     };
-    // Until the signature holds, nothing is believed and nothing is written.
-    let claims = configured.verifier.authenticate(token).map_err(refuse)?;
+    // Until the signature holds, nothing is believed and nothing is written; from then on,
+    // every attempt has its row, one whose claims are refused included.
+    let claims = match configured.verifier.open(token) {
+        Ok(claims) => claims,
+        Err(Refusal {
+            error,
+            link: Some(link),
+        }) => {
+            context.push(Verdict::signed(link, Err(error.clone()), now));
+            return Err(error);
+        }
+        Err(Refusal { error, link: None }) => return Err(refuse(error)),
+    };
     let url = target::with_token(&context.meta().path, configured.config.query_param(), token);
     match admit::<U, P>(request, context, configured, &claims, now).await {
         Ok((user, spent, Taken::Now)) => {
-            context.push(Verdict::signed(claims.clone(), Ok(spent), now));
+            context.push(Verdict::signed(LinkIds::of(&claims), Ok(spent), now));
             Ok(TokenUser {
                 user,
                 claims,
@@ -222,7 +234,7 @@ async fn check<U: LinkUser, P: Policy>(
             policy: PhantomData,
         }),
         Err(e) => {
-            context.push(Verdict::signed(claims, Err(e.clone()), now));
+            context.push(Verdict::signed(LinkIds::of(&claims), Err(e.clone()), now));
             Err(e)
         }
     }
