@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::json::{self, Member};
-use crate::Error;
+use crate::{keys, Error};
 
 /// Longest accepted `jti`, in characters.
 pub const MAX_JTI_LEN: usize = 64;
@@ -42,6 +42,8 @@ pub struct Claims {
     pub(crate) nbf: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) max: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fp: Option<String>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub(crate) data: Map<String, Value>,
 }
@@ -95,6 +97,7 @@ pub(crate) struct NewClaims<'a> {
     pub(crate) exp: i64,
     pub(crate) nbf: Option<i64>,
     pub(crate) max: Option<u32>,
+    pub(crate) fp: Option<&'a str>,
     pub(crate) data: Option<&'a Map<String, Value>>,
 }
 
@@ -130,6 +133,10 @@ impl NewClaims<'_> {
             out.extend_from_slice(br#","max":"#);
             out.extend_from_slice(integer.format(max).as_bytes());
         }
+        if let Some(fp) = self.fp {
+            out.extend_from_slice(br#","fp":"#);
+            write_string(out, fp)?;
+        }
         if let Some(data) = self.data.filter(|data| !data.is_empty()) {
             out.extend_from_slice(br#","data":"#);
             serde_json::to_writer(&mut *out, data)?;
@@ -162,6 +169,7 @@ struct Raw {
     exp: Option<Loose>,
     nbf: Option<Loose>,
     max: Option<Loose>,
+    fp: Option<Loose>,
     data: Option<Loose>,
 }
 
@@ -186,6 +194,7 @@ enum Name {
     Exp,
     Nbf,
     Max,
+    Fp,
     Data,
     Unlisted,
 }
@@ -231,6 +240,7 @@ impl Raw {
             Name::Exp => (&mut self.exp, "exp"),
             Name::Nbf => (&mut self.nbf, "nbf"),
             Name::Max => (&mut self.max, "max"),
+            Name::Fp => (&mut self.fp, "fp"),
             Name::Data => (&mut self.data, "data"),
             Name::Unlisted => return None,
         })
@@ -248,6 +258,7 @@ impl Name {
             "exp" => Name::Exp,
             "nbf" => Name::Nbf,
             "max" => Name::Max,
+            "fp" => Name::Fp,
             "data" => Name::Data,
             _ => Name::Unlisted,
         }
@@ -376,6 +387,7 @@ impl Claims {
             exp: integer(raw.exp, "exp")?,
             nbf: raw.nbf.map(|v| integer(Some(v), "nbf")).transpose()?,
             max: raw.max.map(max_uses).transpose()?,
+            fp: raw.fp.map(fingerprint).transpose()?,
             data: match raw.data {
                 None => Map::new(),
                 Some(Loose::Object(map)) => map,
@@ -429,6 +441,12 @@ impl Claims {
     /// The uses the token allows, if it limits them (the route's cap applies as well).
     pub fn max_uses(&self) -> Option<u32> {
         self.max
+    }
+
+    /// The keyed hash of its user's fingerprint the link is bound to (`fp`), if it is bound to
+    /// one: see [`LinkSpec::fingerprint`](crate::LinkSpec::fingerprint).
+    pub fn fingerprint_hash(&self) -> Option<&str> {
+        self.fp.as_deref()
     }
 
     /// The application data carried by the link (empty when there is none). Anyone holding the
@@ -490,6 +508,14 @@ fn integer(value: Option<Loose>, claim: &'static str) -> Result<i64, Error> {
     }
 }
 
+/// An `fp` claim: the base64url of a 16-byte hash, as issuing writes it.
+fn fingerprint(value: Loose) -> Result<String, Error> {
+    match value {
+        Loose::Text(fp) if keys::fingerprint_hash(&fp).is_some() => Ok(fp),
+        _ => Err(Error::InvalidClaim("fp")),
+    }
+}
+
 fn max_uses(value: Loose) -> Result<u32, Error> {
     match value {
         Loose::Unsigned(n) => u32::try_from(n).ok().filter(|&n| n >= 1),
@@ -539,6 +565,27 @@ mod tests {
         assert_eq!(refused_claim(with(r#","nbf":null"#)), Some("nbf"));
         assert_eq!(refused_claim(with(r#","max":"3""#)), Some("max"));
         assert_eq!(refused_claim(with(r#","data":[1]"#)), Some("data"));
+        assert_eq!(refused_claim(with(r#","fp":7"#)), Some("fp"));
+        assert_eq!(refused_claim(with(r#","fp":null"#)), Some("fp"));
+    }
+
+    #[test]
+    fn a_fingerprint_hash_is_16_bytes_of_base64url() {
+        let hash = with(r#","fp":"AAAAAAAAAAAAAAAAAAAAAA""#).unwrap();
+        assert_eq!(hash.fingerprint_hash(), Some("AAAAAAAAAAAAAAAAAAAAAA"));
+        assert_eq!(with("").unwrap().fingerprint_hash(), None);
+        for fp in [
+            "",
+            "ada@example.com",
+            "AAAAAAAAAAAAAAAAAAAAAA==",
+            "AAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            assert_eq!(
+                refused_claim(with(&format!(r#","fp":"{fp}""#))),
+                Some("fp"),
+                "{fp}"
+            );
+        }
     }
 
     #[test]
@@ -643,6 +690,7 @@ mod tests {
             Just("exp"),
             Just("nbf"),
             Just("max"),
+            Just("fp"),
             Just("data"),
             Just("x"),
             Just("\"\u{e9}"),
@@ -673,15 +721,22 @@ mod tests {
     fn new_claims_are_written_as_serde_json_writes_claims() {
         let data = serde_json::json!({ "list": 7, "why": "a \"quoted\" reason" });
         let data = data.as_object().unwrap();
-        for (text, nbf, max, data) in [
-            ("plain", None, None, None),
+        for (text, nbf, max, fp, data) in [
+            ("plain", None, None, None, None),
             (
                 "caf\u{e9} \"q\" \\ \u{7f}",
                 Some(-5),
                 Some(u32::MAX),
+                Some("AAAAAAAAAAAAAAAAAAAAAA"),
                 Some(data),
             ),
-            ("a\tb", Some(i64::MAX), Some(1), Some(&Map::new())),
+            (
+                "a\tb",
+                Some(i64::MAX),
+                Some(1),
+                Some("a\"b"),
+                Some(&Map::new()),
+            ),
         ] {
             let new = NewClaims {
                 jti: text,
@@ -692,6 +747,7 @@ mod tests {
                 exp: 0,
                 nbf,
                 max,
+                fp,
                 data,
             };
             let claims = Claims {
@@ -703,6 +759,7 @@ mod tests {
                 exp: 0,
                 nbf,
                 max,
+                fp: fp.map(String::from),
                 data: data.cloned().unwrap_or_default(),
             };
             let mut written = Vec::new();

@@ -187,6 +187,35 @@ impl Verifier {
         }
         Ok(())
     }
+
+    /// The genuine token still applies to its user as they are now. A link bound to its
+    /// user's fingerprint (`fp`, see [`LinkSpec::fingerprint`](crate::LinkSpec::fingerprint))
+    /// is refused with [`Error::Invalidated`] unless `current`, the user's fingerprint now, is
+    /// the one it was issued with; a link without `fp` applies whatever `current` is.
+    ///
+    /// ```
+    /// use rocket_linktoken::{Error, Issuer, LinkSpec, Verifier};
+    ///
+    /// let figment = rocket::Config::figment()
+    ///     .merge(("linktoken.secret", "an-example-secret-of-32-bytes-or-more"));
+    /// let issuer = Issuer::from_figment(&figment)?;
+    /// let verifier = Verifier::from_figment(&figment)?;
+    /// let spec = LinkSpec::new("42", "unsubscribe", "/unsubscribe/7").fingerprint("ada@example.com");
+    /// let claims = verifier.authenticate(&issuer.issue(&spec)?.token)?;
+    ///
+    /// assert!(verifier.check_fingerprint(&claims, Some("ada@example.com")).is_ok());
+    /// let changed = verifier.check_fingerprint(&claims, Some("ada@example.org"));
+    /// assert!(matches!(changed, Err(Error::Invalidated)));
+    /// assert!(matches!(verifier.check_fingerprint(&claims, None), Err(Error::Invalidated)));
+    /// # Ok::<(), rocket_linktoken::Error>(())
+    /// ```
+    pub fn check_fingerprint(&self, claims: &Claims, current: Option<&str>) -> Result<(), Error> {
+        match (&claims.fp, current) {
+            (None, _) => Ok(()),
+            (Some(fp), Some(current)) if self.keys.fingerprint_matches(fp, current) => Ok(()),
+            (Some(_), _) => Err(Error::Invalidated),
+        }
+    }
 }
 
 /// A token refused before its claims were believed.
@@ -456,6 +485,35 @@ mod tests {
         assert_eq!(
             (unnamed.error.code(), unnamed.link),
             ("invalid_claim", None)
+        );
+    }
+
+    #[test]
+    fn a_link_bound_to_a_fingerprint_applies_only_while_it_is_the_same() {
+        let v = verifier();
+        let fp = v.keys.fingerprint_claim("rev-7");
+        let bound = format!(
+            r#"{{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":40,"exp":200,"fp":"{fp}"}}"#
+        );
+        let claims = v.verify(&signed(HS256, &bound), &HERE, 150).unwrap();
+        assert_eq!(claims.fingerprint_hash(), Some(fp.as_str()));
+        let check = |current| {
+            v.check_fingerprint(&claims, current)
+                .map_or_else(|e| e.code(), |()| "ok")
+        };
+        assert_eq!(check(Some("rev-7")), "ok");
+        assert_eq!(check(Some("rev-8")), "invalidated");
+        assert_eq!(check(None), "invalidated");
+        assert_eq!(Error::Invalidated.status().code, 410);
+
+        let unbound = v.verify(&signed(HS256, PAYLOAD), &HERE, 150).unwrap();
+        for current in [None, Some("rev-7")] {
+            assert!(v.check_fingerprint(&unbound, current).is_ok());
+        }
+        let mistyped = PAYLOAD.replace('}', r#","fp":["rev-7"]}"#);
+        assert_eq!(
+            code(v.verify(&signed(HS256, &mistyped), &HERE, 150)),
+            "invalid_claim"
         );
     }
 
