@@ -49,6 +49,19 @@ fn spent_uses(server: &Server, jti: &str) -> Option<i64> {
         .map(|t| t.uses)
 }
 
+/// The links on the index page, made by the template helper, in page order (Ada's first).
+fn index_links(server: &Server) -> Vec<String> {
+    let index = server.get("/");
+    assert_eq!(index.status, 200);
+    index
+        .body
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(|href| href.replace("&#x2F;", "/").replace("&amp;", "&"))
+        .collect()
+}
+
 fn assert_private(response: &Response) {
     assert_eq!(response.header("referrer-policy"), Some("no-referrer"));
     assert_eq!(response.header("cache-control"), Some("no-store"));
@@ -318,7 +331,30 @@ backend_tests! {
             assert_eq!(response.status, 400, "{name}");
             assert_private(&response);
         }
-        assert!(uses(&server, "bad-types").is_empty());
+        assert_eq!(history(&server, "bad-types"), vec![row("POST", 400, "invalid_claim")]);
+    }
+
+    fn genuine_tokens_with_refused_claims_have_their_row_and_spend_nothing(backend) {
+        let Some(server) = server(backend) else { return };
+        let zero_uses = hand_made("HS256", SECRET, "zero-uses", r#","max":0"#);
+        let t = now();
+        let float_exp = format!(
+            r#"{{"jti":"float-exp","sub":"1","scope":"unsubscribe","aud":"/unsubscribe/1","iat":{},"exp":{}.5}}"#,
+            t - 10,
+            t + 3600
+        );
+        let float_exp = mint("HS256", r#"{"alg":"HS256","typ":"JWT"}"#, &float_exp, SECRET);
+        let fp_number = hand_made("HS256", SECRET, "fp-number", r#","fp":7"#);
+        for (token, jti) in [(zero_uses, "zero-uses"), (float_exp, "float-exp"), (fp_number, "fp-number")] {
+            let response = server.post_form(&format!("/unsubscribe/1?rt={token}"), "confirm=yes");
+            assert_eq!(response.status, 400, "{jti}");
+            assert!(response.body.contains("claim is missing or of the wrong type"), "{}", response.body);
+            assert_private(&response);
+            assert_eq!(history(&server, jti), vec![row("POST", 400, "invalid_claim")], "{jti}");
+            let recorded = &uses(&server, jti)[0];
+            assert_eq!((recorded.sub.as_str(), recorded.scope.as_str()), ("1", "unsubscribe"));
+            assert_eq!(spent_uses(&server, jti), None, "{jti} spent a use");
+        }
     }
 
     fn two_token_parameters_are_a_bad_request(backend) {
@@ -387,21 +423,49 @@ backend_tests! {
 
     fn the_index_links_are_made_by_the_template_helper(backend) {
         let Some(server) = server(backend) else { return };
-        let index = server.get("/");
-        assert_eq!(index.status, 200);
-        let hrefs: Vec<String> = index
-            .body
-            .split("href=\"")
-            .skip(1)
-            .filter_map(|s| s.split('"').next())
-            .map(|href| href.replace("&#x2F;", "/").replace("&amp;", "&"))
-            .collect();
+        let hrefs = index_links(&server);
         assert_eq!(hrefs.len(), 3 * 2 + 3, "two unsubscribe links and a preferences link each");
         assert!(hrefs.iter().all(|h| h.contains("?rt=ey")));
         let preferences = hrefs.iter().find(|h| h.starts_with("/preferences")).unwrap();
         assert_eq!(server.get(preferences).status, 200);
         let unsubscribe = hrefs.iter().find(|h| h.starts_with("/unsubscribe/2")).unwrap();
         assert_eq!(server.get(unsubscribe).status, 200);
+    }
+
+    fn changing_the_email_voids_the_links_sent_before(backend) {
+        let Some(server) = server(backend) else { return };
+        let preferences = LinkSpec::new("1", "preferences", "/preferences");
+        let (bound, jti) = link(&server, preferences.clone().fingerprint("ada@example.com"));
+        let (unbound, unbound_jti) = link(&server, preferences.clone());
+        let from_template = index_links(&server)
+            .into_iter()
+            .find(|href| href.starts_with("/preferences"))
+            .expect("Ada's preferences link");
+        let (unsubscribe, unsubscribe_jti) =
+            link(&server, LinkSpec::new("1", "unsubscribe", "/unsubscribe/1").fingerprint("ada@example.com"));
+        assert_eq!(server.get(&bound).status, 200);
+        assert_eq!(server.get(&from_template).status, 200);
+
+        server.db().execute("UPDATE subscribers SET email = 'ada@example.org' WHERE id = 1");
+        let response = server.get(&bound);
+        assert_eq!(response.status, 410);
+        assert!(response.body.contains("This link no longer applies: the account changed since it was sent."), "{}", response.body);
+        assert_private(&response);
+        assert_eq!(history(&server, &jti), vec![row("GET", 200, "spent"), row("GET", 410, "invalidated")]);
+        assert_eq!(spent_uses(&server, &jti), Some(1), "the refusal spent nothing");
+        assert_eq!(server.get(&from_template).status, 410, "the template's link was bound too");
+        assert_eq!(server.get(&unsubscribe).status, 410, "a preview refuses it as well");
+        assert_eq!(server.post_form(&unsubscribe, "confirm=yes").status, 410);
+        assert_eq!(
+            history(&server, &unsubscribe_jti),
+            vec![row("GET", 410, "invalidated"), row("POST", 410, "invalidated")]
+        );
+        assert_eq!(spent_uses(&server, &unsubscribe_jti), None);
+
+        assert_eq!(server.get(&unbound).status, 200, "a link without a fingerprint is unaffected");
+        assert_eq!(history(&server, &unbound_jti), vec![row("GET", 200, "spent")]);
+        let (rebound, _) = link(&server, preferences.fingerprint("ada@example.org"));
+        assert_eq!(server.get(&rebound).status, 200, "links sent to the new address work");
     }
 
     fn spoofed_client_addresses_are_not_believed(backend) {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::json::{self, Member};
-use crate::Error;
+use crate::{keys, Error};
 
 /// Longest accepted `jti`, in characters.
 pub const MAX_JTI_LEN: usize = 64;
@@ -42,8 +42,48 @@ pub struct Claims {
     pub(crate) nbf: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) max: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) fp: Option<String>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub(crate) data: Map<String, Value>,
+}
+
+/// What a genuine token names of its link, for the row of an attempt with it: the columns
+/// `jti`, `sub` and `scope` of `linktoken_uses`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LinkIds {
+    pub(crate) jti: String,
+    pub(crate) sub: String,
+    pub(crate) scope: String,
+}
+
+impl LinkIds {
+    /// The ids of claims that were accepted.
+    pub(crate) fn of(claims: &Claims) -> LinkIds {
+        LinkIds {
+            jti: claims.jti.clone(),
+            sub: claims.sub.clone(),
+            scope: claims.scope.clone(),
+        }
+    }
+
+    /// What a signed payload whose claims were refused still says of its link. `None` when it
+    /// is no claims object (not JSON, or a listed claim given twice: which one would it be?)
+    /// or its `jti` is no link id (a string of 1 to 64 characters without control
+    /// characters): rows are found by their link's id, and PostgreSQL refuses NUL in text.
+    /// `sub` and `scope` are empty unless they are strings without control characters.
+    pub(crate) fn read(json: &[u8]) -> Option<LinkIds> {
+        let raw = Raw::read(json).ok()?;
+        let text = |value: Option<Loose>| match value {
+            Some(Loose::Text(text)) if !has_control(&text) => Some(text),
+            _ => None,
+        };
+        Some(LinkIds {
+            jti: text(raw.jti).filter(|jti| jti_fits(jti))?,
+            sub: text(raw.sub).unwrap_or_default(),
+            scope: text(raw.scope).unwrap_or_default(),
+        })
+    }
 }
 
 /// The claims of a link being issued, borrowed from what the issuer was given: writing them
@@ -57,6 +97,7 @@ pub(crate) struct NewClaims<'a> {
     pub(crate) exp: i64,
     pub(crate) nbf: Option<i64>,
     pub(crate) max: Option<u32>,
+    pub(crate) fp: Option<&'a str>,
     pub(crate) data: Option<&'a Map<String, Value>>,
 }
 
@@ -92,6 +133,10 @@ impl NewClaims<'_> {
             out.extend_from_slice(br#","max":"#);
             out.extend_from_slice(integer.format(max).as_bytes());
         }
+        if let Some(fp) = self.fp {
+            out.extend_from_slice(br#","fp":"#);
+            write_string(out, fp)?;
+        }
         if let Some(data) = self.data.filter(|data| !data.is_empty()) {
             out.extend_from_slice(br#","data":"#);
             serde_json::to_writer(&mut *out, data)?;
@@ -124,6 +169,7 @@ struct Raw {
     exp: Option<Loose>,
     nbf: Option<Loose>,
     max: Option<Loose>,
+    fp: Option<Loose>,
     data: Option<Loose>,
 }
 
@@ -148,11 +194,20 @@ enum Name {
     Exp,
     Nbf,
     Max,
+    Fp,
     Data,
     Unlisted,
 }
 
 impl Raw {
+    /// Reads the listed claims of a payload, whatever their types.
+    fn read(json: &[u8]) -> Result<Raw, Error> {
+        match Raw::read_flat(json) {
+            Some(raw) => Ok(raw),
+            None => serde_json::from_slice(json).map_err(|_| Error::Malformed),
+        }
+    }
+
     /// Reads the claims with the fast reader; `None` leaves them to serde_json (`json.rs`).
     fn read_flat(json: &[u8]) -> Option<Raw> {
         let mut raw = Raw::default();
@@ -185,6 +240,7 @@ impl Raw {
             Name::Exp => (&mut self.exp, "exp"),
             Name::Nbf => (&mut self.nbf, "nbf"),
             Name::Max => (&mut self.max, "max"),
+            Name::Fp => (&mut self.fp, "fp"),
             Name::Data => (&mut self.data, "data"),
             Name::Unlisted => return None,
         })
@@ -202,6 +258,7 @@ impl Name {
             "exp" => Name::Exp,
             "nbf" => Name::Nbf,
             "max" => Name::Max,
+            "fp" => Name::Fp,
             "data" => Name::Data,
             _ => Name::Unlisted,
         }
@@ -317,11 +374,7 @@ impl<'de> Visitor<'de> for LooseVisitor {
 impl Claims {
     /// Parses and type-checks a token payload (the JSON, already base64url-decoded).
     pub fn from_json(json: &[u8]) -> Result<Claims, Error> {
-        let raw = match Raw::read_flat(json) {
-            Some(raw) => raw,
-            None => serde_json::from_slice(json).map_err(|_| Error::Malformed)?,
-        };
-        Claims::from_raw(raw)
+        Claims::from_raw(Raw::read(json)?)
     }
 
     fn from_raw(raw: Raw) -> Result<Claims, Error> {
@@ -334,6 +387,7 @@ impl Claims {
             exp: integer(raw.exp, "exp")?,
             nbf: raw.nbf.map(|v| integer(Some(v), "nbf")).transpose()?,
             max: raw.max.map(max_uses).transpose()?,
+            fp: raw.fp.map(fingerprint).transpose()?,
             data: match raw.data {
                 None => Map::new(),
                 Some(Loose::Object(map)) => map,
@@ -389,6 +443,12 @@ impl Claims {
         self.max
     }
 
+    /// The keyed hash of its user's fingerprint the link is bound to (`fp`), if it is bound to
+    /// one: see [`LinkSpec::fingerprint`](crate::LinkSpec::fingerprint).
+    pub fn fingerprint_hash(&self) -> Option<&str> {
+        self.fp.as_deref()
+    }
+
     /// The application data carried by the link (empty when there is none). Anyone holding the
     /// link can read it.
     pub fn data(&self) -> &Map<String, Value> {
@@ -404,8 +464,7 @@ fn check_texts(jti: &str, sub: &str, scope: &str, aud: &str) -> Result<(), Error
             return Err(Error::InvalidClaim(claim));
         }
     }
-    // Characters are never more than bytes: only a long jti needs counting.
-    if jti.is_empty() || (jti.len() > MAX_JTI_LEN && jti.chars().count() > MAX_JTI_LEN) {
+    if !jti_fits(jti) {
         return Err(Error::InvalidClaim("jti"));
     }
     if sub.is_empty() {
@@ -418,6 +477,12 @@ fn check_texts(jti: &str, sub: &str, scope: &str, aud: &str) -> Result<(), Error
         return Err(Error::InvalidClaim("aud"));
     }
     Ok(())
+}
+
+/// Whether a `jti` has 1 to [`MAX_JTI_LEN`] characters.
+fn jti_fits(jti: &str) -> bool {
+    // Characters are never more than bytes: only a long jti needs counting.
+    !jti.is_empty() && (jti.len() <= MAX_JTI_LEN || jti.chars().count() <= MAX_JTI_LEN)
 }
 
 /// Whether `text` has a control character (Unicode's `Cc`: C0, DEL and C1).
@@ -440,6 +505,14 @@ fn integer(value: Option<Loose>, claim: &'static str) -> Result<i64, Error> {
         Some(Loose::Negative(n)) => Ok(n),
         Some(Loose::Unsigned(n)) => i64::try_from(n).map_err(|_| Error::InvalidClaim(claim)),
         _ => Err(Error::InvalidClaim(claim)),
+    }
+}
+
+/// An `fp` claim: the base64url of a 16-byte hash, as issuing writes it.
+fn fingerprint(value: Loose) -> Result<String, Error> {
+    match value {
+        Loose::Text(fp) if keys::fingerprint_hash(&fp).is_some() => Ok(fp),
+        _ => Err(Error::InvalidClaim("fp")),
     }
 }
 
@@ -492,6 +565,27 @@ mod tests {
         assert_eq!(refused_claim(with(r#","nbf":null"#)), Some("nbf"));
         assert_eq!(refused_claim(with(r#","max":"3""#)), Some("max"));
         assert_eq!(refused_claim(with(r#","data":[1]"#)), Some("data"));
+        assert_eq!(refused_claim(with(r#","fp":7"#)), Some("fp"));
+        assert_eq!(refused_claim(with(r#","fp":null"#)), Some("fp"));
+    }
+
+    #[test]
+    fn a_fingerprint_hash_is_16_bytes_of_base64url() {
+        let hash = with(r#","fp":"AAAAAAAAAAAAAAAAAAAAAA""#).unwrap();
+        assert_eq!(hash.fingerprint_hash(), Some("AAAAAAAAAAAAAAAAAAAAAA"));
+        assert_eq!(with("").unwrap().fingerprint_hash(), None);
+        for fp in [
+            "",
+            "ada@example.com",
+            "AAAAAAAAAAAAAAAAAAAAAA==",
+            "AAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            assert_eq!(
+                refused_claim(with(&format!(r#","fp":"{fp}""#))),
+                Some("fp"),
+                "{fp}"
+            );
+        }
     }
 
     #[test]
@@ -532,6 +626,34 @@ mod tests {
     }
 
     #[test]
+    fn refused_claims_keep_the_ids_a_row_can_hold() {
+        let ids =
+            |json: &str| LinkIds::read(json.as_bytes()).map(|ids| (ids.jti, ids.sub, ids.scope));
+        let all = |jti: &str, sub: &str, scope: &str| Some((jti.into(), sub.into(), scope.into()));
+        assert_eq!(
+            ids(r#"{"jti":"a","sub":"1","scope":"s","exp":2.5,"max":0}"#),
+            all("a", "1", "s")
+        );
+        assert_eq!(
+            ids(r#"{"jti":"a","sub":42,"scope":"s\u0000"}"#),
+            all("a", "", "")
+        );
+        let long = format!(r#"{{"jti":"{}","sub":"1"}}"#, "j".repeat(65));
+        for unreadable in [
+            r#"{"sub":"1","scope":"s"}"#,
+            r#"{"jti":7,"sub":"1"}"#,
+            r#"{"jti":"","sub":"1"}"#,
+            r#"{"jti":"a\n","sub":"1"}"#,
+            &long,
+            r#"{"jti":"a","jti":"b","sub":"1"}"#,
+            "[1]",
+            "not json",
+        ] {
+            assert_eq!(ids(unreadable), None, "{unreadable}");
+        }
+    }
+
+    #[test]
     fn control_characters_are_found_wherever_they_are() {
         for c in (0..0x300)
             .filter_map(char::from_u32)
@@ -568,6 +690,7 @@ mod tests {
             Just("exp"),
             Just("nbf"),
             Just("max"),
+            Just("fp"),
             Just("data"),
             Just("x"),
             Just("\"\u{e9}"),
@@ -598,15 +721,22 @@ mod tests {
     fn new_claims_are_written_as_serde_json_writes_claims() {
         let data = serde_json::json!({ "list": 7, "why": "a \"quoted\" reason" });
         let data = data.as_object().unwrap();
-        for (text, nbf, max, data) in [
-            ("plain", None, None, None),
+        for (text, nbf, max, fp, data) in [
+            ("plain", None, None, None, None),
             (
                 "caf\u{e9} \"q\" \\ \u{7f}",
                 Some(-5),
                 Some(u32::MAX),
+                Some("AAAAAAAAAAAAAAAAAAAAAA"),
                 Some(data),
             ),
-            ("a\tb", Some(i64::MAX), Some(1), Some(&Map::new())),
+            (
+                "a\tb",
+                Some(i64::MAX),
+                Some(1),
+                Some("a\"b"),
+                Some(&Map::new()),
+            ),
         ] {
             let new = NewClaims {
                 jti: text,
@@ -617,6 +747,7 @@ mod tests {
                 exp: 0,
                 nbf,
                 max,
+                fp,
                 data,
             };
             let claims = Claims {
@@ -628,6 +759,7 @@ mod tests {
                 exp: 0,
                 nbf,
                 max,
+                fp: fp.map(String::from),
                 data: data.cloned().unwrap_or_default(),
             };
             let mut written = Vec::new();

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use rocket::http::{Method, Status};
 use rocket::Request;
 
+use crate::claims::LinkIds;
 use crate::store::{Outcome, Record, RequestMeta, Spent, USER_AGENT_MAX};
 use crate::target::TokenParam;
-use crate::{Claims, Error, Ledger};
+use crate::{Error, Ledger};
 
 /// What the fairing learned of a request before routing, and what guards did with it.
 pub(crate) struct LinkContext {
@@ -26,8 +27,9 @@ pub(crate) struct LinkContext {
 
 /// One guard's verdict on the request's token.
 pub(crate) struct Verdict {
-    /// The claims, once the signature held: a verdict without them is never recorded.
-    claims: Option<Claims>,
+    /// What the token names of its link, once the signature held: a verdict without it is
+    /// never recorded.
+    link: Option<LinkIds>,
     /// The use spent (none for a preview or HEAD), or the refusal.
     result: Result<Option<Spent>, Error>,
     at: i64,
@@ -37,16 +39,16 @@ impl Verdict {
     /// A refusal before the signature held: nothing about the token is believed.
     pub(crate) fn unsigned(error: Error, at: i64) -> Verdict {
         Verdict {
-            claims: None,
+            link: None,
             result: Err(error),
             at,
         }
     }
 
-    /// The verdict on a genuine token.
-    pub(crate) fn signed(claims: Claims, result: Result<Option<Spent>, Error>, at: i64) -> Verdict {
+    /// The verdict on a genuine token (its signature held, whether or not its claims did).
+    pub(crate) fn signed(link: LinkIds, result: Result<Option<Spent>, Error>, at: i64) -> Verdict {
         Verdict {
-            claims: Some(claims),
+            link: Some(link),
             result,
             at,
         }
@@ -138,8 +140,8 @@ impl LinkContext {
     pub(crate) fn spent(&self, jti: &str) -> Option<Spent> {
         self.verdicts()
             .iter()
-            .find_map(|v| match (&v.claims, &v.result) {
-                (Some(claims), Ok(Some(spent))) if claims.jti == jti => Some(*spent),
+            .find_map(|v| match (&v.link, &v.result) {
+                (Some(link), Ok(Some(spent))) if link.jti == jti => Some(*spent),
                 _ => None,
             })
     }
@@ -159,21 +161,21 @@ impl LinkContext {
         let verdicts = std::mem::take(&mut *self.verdicts());
         for verdict in verdicts {
             // A verdict on a genuine token was given after the guard made the request's meta.
-            let (Some(claims), Some(meta)) = (verdict.claims, self.meta.get()) else {
+            let (Some(link), Some(meta)) = (verdict.link, self.meta.get()) else {
                 continue;
             };
             let outcome = match verdict.result {
                 Ok(Some(spent)) => {
-                    ledger.settle(&claims.jti, spent, status);
+                    ledger.settle(&link.jti, spent, status);
                     continue;
                 }
                 Ok(None) => Outcome::Preview,
                 Err(e) => Outcome::from(&e),
             };
             ledger.record(Record {
-                jti: claims.jti,
-                sub: claims.sub,
-                scope: claims.scope,
+                jti: link.jti,
+                sub: link.sub,
+                scope: link.scope,
                 meta: Arc::clone(meta),
                 status: status.code,
                 outcome,

@@ -59,6 +59,8 @@ pub enum Error {
     UsedUp,
     /// The link, or every link of its user, was revoked.
     Revoked,
+    /// The link was bound to its user's fingerprint, which has changed since (or is gone).
+    Invalidated,
     /// A link cannot be issued as asked (the reason says why).
     InvalidLink(String),
     /// The configuration is unusable (the text names the setting).
@@ -90,7 +92,7 @@ impl Error {
             | Error::WrongTarget
             | Error::UnknownUser
             | Error::NotYetValid => Status::Forbidden,
-            Error::Expired | Error::UsedUp | Error::Revoked => Status::Gone,
+            Error::Expired | Error::UsedUp | Error::Revoked | Error::Invalidated => Status::Gone,
             Error::InvalidLink(_) | Error::Config(_) | Error::UserLoad(_) => {
                 Status::InternalServerError
             }
@@ -133,6 +135,7 @@ impl Error {
             Error::Expired => "expired",
             Error::UsedUp => "used_up",
             Error::Revoked => "revoked",
+            Error::Invalidated => "invalidated",
             Error::InvalidLink(_) => "invalid_link",
             Error::Config(_) => "config",
             Error::UserLoad(_) => "user_load",
@@ -174,6 +177,9 @@ impl fmt::Display for Error {
             Error::Expired => f.write_str("This link has expired."),
             Error::UsedUp => f.write_str("This link has already been used."),
             Error::Revoked => f.write_str("This link has been withdrawn."),
+            Error::Invalidated => {
+                f.write_str("This link no longer applies: the account changed since it was sent.")
+            }
             Error::InvalidLink(why) => write!(f, "A link could not be made: {why}."),
             Error::Config(why) => write!(f, "rocket-linktoken is misconfigured: {why}."),
             Error::UserLoad(e) => write!(f, "The link's user could not be loaded: {e}."),

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use base64_simd::URL_SAFE_NO_PAD;
+use base64_simd::{AsOut as _, URL_SAFE_NO_PAD};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
@@ -14,6 +14,16 @@ pub const MIN_SECRET_LEN: usize = 32;
 
 /// Length of an HS256 tag, in bytes.
 pub(crate) const TAG_LEN: usize = 32;
+
+/// Bytes of the keyed hash of a user's fingerprint that a link carries (`fp`): 128 bits, for
+/// links that stay short. Telling two fingerprints apart needs no more, and forging a hash needs
+/// the key.
+const FINGERPRINT_LEN: usize = 16;
+
+/// What a fingerprint's HMAC input starts with. A JWS signing input is base64url and dots only,
+/// so no message a key signs is ever the input of a fingerprint's hash, nor the reverse: one
+/// key serves both.
+const FINGERPRINT_CONTEXT: &[u8] = b"linktoken-fp:";
 
 /// One HMAC secret, with the id that tokens name in their `kid` header.
 #[derive(Clone)]
@@ -44,6 +54,27 @@ impl Key {
             .verify_slice(tag)
             .is_ok()
     }
+
+    /// The HMAC of a user's fingerprint, not yet cut to [`FINGERPRINT_LEN`].
+    fn fingerprint_mac(&self, fingerprint: &str) -> Hmac<Sha256> {
+        self.mac
+            .clone()
+            .chain_update(FINGERPRINT_CONTEXT)
+            .chain_update(fingerprint)
+    }
+}
+
+/// A link's `fp` claim decoded: `None` unless it is base64url (no padding) of 16 bytes.
+pub(crate) fn fingerprint_hash(fp: &str) -> Option<[u8; FINGERPRINT_LEN]> {
+    let fp = fp.as_bytes();
+    if URL_SAFE_NO_PAD.decoded_length(fp).ok() != Some(FINGERPRINT_LEN) {
+        return None;
+    }
+    let mut hash = [0u8; FINGERPRINT_LEN];
+    URL_SAFE_NO_PAD
+        .decode(fp, hash.as_mut_slice().as_out())
+        .ok()?;
+    Some(hash)
 }
 
 /// The secrets links are signed and verified with.
@@ -151,6 +182,33 @@ impl KeyRing {
         token
     }
 
+    /// The `fp` claim binding a link to a user's `fingerprint`: base64url of the first 16 bytes
+    /// of the signing key's HMAC-SHA256 of `linktoken-fp:` and the fingerprint. Keyed, because
+    /// links are readable: a plain hash of an email address or a revision counter could be
+    /// confirmed by guessing.
+    pub(crate) fn fingerprint_claim(&self, fingerprint: &str) -> String {
+        let mac = self
+            .signer()
+            .fingerprint_mac(fingerprint)
+            .finalize()
+            .into_bytes();
+        URL_SAFE_NO_PAD.encode_to_string(&mac[..FINGERPRINT_LEN])
+    }
+
+    /// Whether a link's `fp` claim is what one of the keys makes of `fingerprint`, compared in
+    /// constant time. Every key is tried, as for a token without `kid`: a link keeps its
+    /// binding through a key rotation.
+    pub(crate) fn fingerprint_matches(&self, fp: &str, fingerprint: &str) -> bool {
+        let Some(hash) = fingerprint_hash(fp) else {
+            return false;
+        };
+        self.keys.iter().any(|key| {
+            key.fingerprint_mac(fingerprint)
+                .verify_truncated_left(&hash)
+                .is_ok()
+        })
+    }
+
     /// The keys a token with this `kid` header may have been signed with.
     pub(crate) fn candidates<'a>(
         &'a self,
@@ -235,6 +293,48 @@ mod tests {
             .unwrap()
             .with_unnamed_secret(b"short")
             .is_err());
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_hashes_any_key_of_the_ring_recognises() {
+        let old = KeyRing::from_secret(SECRET).unwrap();
+        let fp = old.fingerprint_claim("ada@example.com");
+        assert_eq!(fp.len(), 22, "{fp}");
+        assert!(!fp.contains("ada"));
+        assert!(old.fingerprint_matches(&fp, "ada@example.com"));
+        assert!(!old.fingerprint_matches(&fp, "ada@example.org"));
+        assert!(!old.fingerprint_matches(&fp, ""));
+
+        let other = KeyRing::from_secret(b"another-secret-of-at-least-32-bytes").unwrap();
+        assert_ne!(other.fingerprint_claim("ada@example.com"), fp);
+        assert!(!other.fingerprint_matches(&fp, "ada@example.com"));
+        let rotated = KeyRing::new(vec![
+            (
+                "new".into(),
+                b"another-secret-of-at-least-32-bytes".to_vec(),
+            ),
+            ("old".into(), SECRET.to_vec()),
+        ])
+        .unwrap();
+        assert!(rotated.fingerprint_matches(&fp, "ada@example.com"));
+
+        let (longer, padded) = (format!("{fp}A"), format!("{fp}=="));
+        for malformed in ["", "AAAA", &fp[..21], longer.as_str(), padded.as_str(), "!"] {
+            assert!(fingerprint_hash(malformed).is_none(), "{malformed:?}");
+            assert!(!old.fingerprint_matches(malformed, "ada@example.com"));
+        }
+    }
+
+    #[test]
+    fn a_fingerprint_hash_is_hmac_sha256_of_the_context_and_the_fingerprint() {
+        // Computed the way another minter would, with the `hmac` crate directly.
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
+        mac.update(b"linktoken-fp:7");
+        let expected = URL_SAFE_NO_PAD.encode_to_string(&mac.finalize().into_bytes()[..16]);
+        assert_eq!(
+            KeyRing::from_secret(SECRET).unwrap().fingerprint_claim("7"),
+            expected
+        );
     }
 
     #[test]

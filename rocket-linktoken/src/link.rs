@@ -1,6 +1,7 @@
 //! Issuing links: pure signing, no I/O, so templates, mailers and batch jobs can mint freely.
 
 use std::cell::RefCell;
+use std::fmt;
 
 use base64_simd::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -31,6 +32,17 @@ pub struct LinkSpec {
     max_uses: Option<u32>,
     data: Option<Value>,
     jti: Option<String>,
+    fingerprint: Option<Fingerprint>,
+}
+
+/// A user's fingerprint, kept out of `Debug`: it may be made from a password hash.
+#[derive(Clone)]
+struct Fingerprint(String);
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fingerprint([redacted])")
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +70,7 @@ impl LinkSpec {
             max_uses: None,
             data: None,
             jti: None,
+            fingerprint: None,
         }
     }
 
@@ -97,6 +110,23 @@ impl LinkSpec {
     /// characters: minting the same id twice makes two links share one use count.
     pub fn jti(mut self, jti: impl Into<String>) -> Self {
         self.jti = Some(jti.into());
+        self
+    }
+
+    /// Binds the link to its user's fingerprint, as
+    /// [`LinkUser::fingerprint`](crate::LinkUser::fingerprint) gives it now: once the user's
+    /// fingerprint is another, or none, the link answers 410 ([`Error::Invalidated`]). The link
+    /// carries a keyed hash of it (`fp`), never the fingerprint itself.
+    ///
+    /// ```
+    /// use rocket_linktoken::LinkSpec;
+    ///
+    /// // The subscriber's fingerprint is their email address: changing it voids this link.
+    /// let spec = LinkSpec::new("42", "unsubscribe", "/unsubscribe/7").fingerprint("ada@example.com");
+    /// assert!(!format!("{spec:?}").contains("ada@example.com"));
+    /// ```
+    pub fn fingerprint(mut self, fingerprint: impl Into<String>) -> Self {
+        self.fingerprint = Some(Fingerprint(fingerprint.into()));
         self
     }
 }
@@ -201,6 +231,10 @@ impl Issuer {
             Some(jti) => jti.clone(),
             None => random_jti()?,
         };
+        let fp = spec
+            .fingerprint
+            .as_ref()
+            .map(|Fingerprint(fingerprint)| self.keys.fingerprint_claim(fingerprint));
         let claims = NewClaims {
             jti: &jti,
             sub: &spec.sub,
@@ -210,6 +244,7 @@ impl Issuer {
             exp,
             nbf: spec.not_before.map(|t| t.timestamp()),
             max: spec.max_uses,
+            fp: fp.as_deref(),
             data,
         };
         claims.check().map_err(|e| {
@@ -374,6 +409,29 @@ mod tests {
                 "{scope:?}: {refused:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_fingerprint_is_carried_as_a_keyed_hash() {
+        let issuer = issuer(None);
+        let spec = LinkSpec::new("1", "s", "/a")
+            .jti("j1")
+            .fingerprint("ada@example.com");
+        let bound = issuer.issue_at(&spec, now()).unwrap();
+        let verifier = crate::Verifier::new(issuer.keys.clone(), 5);
+        let claims = verifier.authenticate(&bound.token).unwrap();
+        let fp = claims.fingerprint_hash().unwrap();
+        assert_eq!(fp, issuer.keys.fingerprint_claim("ada@example.com"));
+        let payload = URL_SAFE_NO_PAD
+            .decode_to_vec(bound.token.split('.').nth(1).unwrap())
+            .unwrap();
+        assert!(!String::from_utf8(payload).unwrap().contains("example"));
+
+        let unbound = issuer
+            .issue_at(&LinkSpec::new("1", "s", "/a"), now())
+            .unwrap();
+        let claims = verifier.authenticate(&unbound.token).unwrap();
+        assert_eq!(claims.fingerprint_hash(), None);
     }
 
     #[test]

@@ -28,8 +28,10 @@ use crate::{Issuer, LinkSpec};
 /// ```
 ///
 /// Arguments: `user` (string or integer), `scope`, `target` (required); `max_uses`, `ttl` (in
-/// seconds) and `data` (an object) are optional. It returns the URL (absolute when `base_url`
-/// is set). Tera escapes it like any other value, which browsers undo in attributes.
+/// seconds), `data` (an object) and `fingerprint` (the user's
+/// [`LinkUser::fingerprint`](crate::LinkUser::fingerprint): a string, an integer, or null
+/// for none, see [`LinkSpec::fingerprint`]) are optional. It returns the URL (absolute when
+/// `base_url` is set). Tera escapes it like any other value, which browsers undo in attributes.
 pub fn fairing() -> impl Fairing {
     custom(|_| {})
 }
@@ -90,11 +92,10 @@ struct LinkFunction {
 
 impl tera::Function for LinkFunction {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        let user = match args.get("user") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
-            _ => return Err("link(): `user` must be a string or an integer".into()),
-        };
+        let user = args
+            .get("user")
+            .and_then(text_or_integer)
+            .ok_or("link(): `user` must be a string or an integer")?;
         let text = |name: &str| match args.get(name) {
             Some(Value::String(s)) => Ok(s.clone()),
             _ => Err(tera::Error::msg(format!(
@@ -123,11 +124,29 @@ impl tera::Function for LinkFunction {
         if let Some(data) = args.get("data") {
             spec = spec.data(data.clone());
         }
+        match args.get("fingerprint") {
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                let fingerprint = text_or_integer(value).ok_or(
+                    "link(): `fingerprint` must be a string, an integer, or null for none",
+                )?;
+                spec = spec.fingerprint(fingerprint);
+            }
+        }
         let link = self
             .issuer
             .issue(&spec)
             .map_err(|e| tera::Error::msg(format!("link(): {e}")))?;
         Ok(Value::String(link.url))
+    }
+}
+
+/// A string as it is, or an integer in decimal: ids and fingerprints as templates have them.
+fn text_or_integer(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        _ => None,
     }
 }
 
@@ -156,11 +175,41 @@ mod tests {
     }
 
     #[test]
+    fn a_template_binds_a_link_to_a_fingerprint() {
+        let figment =
+            Figment::new().merge(("linktoken.secret", "0123456789abcdef0123456789abcdef"));
+        let verifier = crate::Verifier::from_figment(&figment).unwrap();
+        let claims = |template: &str, context: &tera::Context| {
+            let url = tera().render_str(template, context).unwrap();
+            let token = url.split_once("rt=").unwrap().1.to_string();
+            verifier.authenticate(&token).unwrap()
+        };
+        let mut context = tera::Context::new();
+        context.insert("email", "ada@example.com");
+        context.insert("revision", &7);
+        context.insert("none", &None::<String>);
+        let bound = r#"{{ link(user=7, scope="s", target="/a", fingerprint=email) | safe }}"#;
+        let bound = claims(bound, &context);
+        assert!(verifier
+            .check_fingerprint(&bound, Some("ada@example.com"))
+            .is_ok());
+        assert!(verifier
+            .check_fingerprint(&bound, Some("bob@example.com"))
+            .is_err());
+        let counter = r#"{{ link(user=7, scope="s", target="/a", fingerprint=revision) | safe }}"#;
+        let counter = claims(counter, &context);
+        assert!(verifier.check_fingerprint(&counter, Some("7")).is_ok());
+        let unbound = r#"{{ link(user=7, scope="s", target="/a", fingerprint=none) | safe }}"#;
+        assert_eq!(claims(unbound, &context).fingerprint_hash(), None);
+    }
+
+    #[test]
     fn bad_arguments_are_template_errors() {
         let render = |t: &str| tera().render_str(t, &tera::Context::new());
         assert!(render(r#"{{ link(scope="s", target="/a") }}"#).is_err());
         assert!(render(r#"{{ link(user=1, scope="s", target="a") }}"#).is_err());
         assert!(render(r#"{{ link(user=1, scope="s", target="/a", max_uses=-1) }}"#).is_err());
+        assert!(render(r#"{{ link(user=1, scope="s", target="/a", fingerprint=[1]) }}"#).is_err());
         for ttl in [u64::MAX, i64::MAX as u64, 9_223_372_036_854_776] {
             let template = format!(r#"{{{{ link(user=1, scope="s", target="/a", ttl={ttl}) }}}}"#);
             assert!(render(&template).is_err(), "ttl={ttl}");

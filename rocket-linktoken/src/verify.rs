@@ -2,6 +2,7 @@
 
 use base64_simd::{AsOut as _, URL_SAFE_NO_PAD};
 
+use crate::claims::LinkIds;
 use crate::keys::TAG_LEN;
 use crate::target::{IgnoredParams, TRACKING_PARAMS};
 use crate::{header, Claims, Error, KeyRing};
@@ -118,14 +119,20 @@ impl Verifier {
     /// The token is well formed and signed by one of our keys; its claims are well typed.
     /// Nothing about the route or the time is checked yet.
     pub fn authenticate(&self, token: &str) -> Result<Claims, Error> {
+        self.open(token).map_err(|refusal| refusal.error)
+    }
+
+    /// [`Verifier::authenticate`], keeping what a genuine token whose claims are refused names
+    /// of its link, for the attempt's row.
+    pub(crate) fn open(&self, token: &str) -> Result<Claims, Refusal> {
         if token.len() > MAX_TOKEN_LEN {
-            return Err(Error::TooLong);
+            return Err(Error::TooLong.into());
         }
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(Error::Malformed);
+            return Err(Error::Malformed.into());
         };
         // Both JSON segments go into one buffer and the tag onto the stack: a genuine token
         // costs one allocation here.
@@ -145,12 +152,16 @@ impl Verifier {
         let message = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
         let mut keys = self.keys.candidates(kid.as_deref()).peekable();
         if keys.peek().is_none() {
-            return Err(Error::UnknownKey);
+            return Err(Error::UnknownKey.into());
         }
         if !tag.is_some_and(|tag| keys.any(|key| key.signed(message, &tag))) {
-            return Err(Error::BadSignature);
+            return Err(Error::BadSignature.into());
         }
-        Claims::from_json(payload_json)
+        // Only now is the payload believed, even when its claims are refused.
+        Claims::from_json(payload_json).map_err(|error| Refusal {
+            error,
+            link: LinkIds::read(payload_json),
+        })
     }
 
     /// The genuine token applies to this route, now.
@@ -175,6 +186,50 @@ impl Verifier {
             return Err(Error::Expired);
         }
         Ok(())
+    }
+
+    /// The genuine token still applies to its user as they are now. A link bound to its
+    /// user's fingerprint (`fp`, see [`LinkSpec::fingerprint`](crate::LinkSpec::fingerprint))
+    /// is refused with [`Error::Invalidated`] unless `current`, the user's fingerprint now, is
+    /// the one it was issued with; a link without `fp` applies whatever `current` is.
+    ///
+    /// ```
+    /// use rocket_linktoken::{Error, Issuer, LinkSpec, Verifier};
+    ///
+    /// let figment = rocket::Config::figment()
+    ///     .merge(("linktoken.secret", "an-example-secret-of-32-bytes-or-more"));
+    /// let issuer = Issuer::from_figment(&figment)?;
+    /// let verifier = Verifier::from_figment(&figment)?;
+    /// let spec = LinkSpec::new("42", "unsubscribe", "/unsubscribe/7").fingerprint("ada@example.com");
+    /// let claims = verifier.authenticate(&issuer.issue(&spec)?.token)?;
+    ///
+    /// assert!(verifier.check_fingerprint(&claims, Some("ada@example.com")).is_ok());
+    /// let changed = verifier.check_fingerprint(&claims, Some("ada@example.org"));
+    /// assert!(matches!(changed, Err(Error::Invalidated)));
+    /// assert!(matches!(verifier.check_fingerprint(&claims, None), Err(Error::Invalidated)));
+    /// # Ok::<(), rocket_linktoken::Error>(())
+    /// ```
+    pub fn check_fingerprint(&self, claims: &Claims, current: Option<&str>) -> Result<(), Error> {
+        match (&claims.fp, current) {
+            (None, _) => Ok(()),
+            (Some(fp), Some(current)) if self.keys.fingerprint_matches(fp, current) => Ok(()),
+            (Some(_), _) => Err(Error::Invalidated),
+        }
+    }
+}
+
+/// A token refused before its claims were believed.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub(crate) error: Error,
+    /// What the payload names of its link, when the signature held but the claims were
+    /// refused (and it names a link id at all): the attempt still gets its row.
+    pub(crate) link: Option<LinkIds>,
+}
+
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Refusal {
+        Refusal { error, link: None }
     }
 }
 
@@ -405,6 +460,60 @@ mod tests {
         assert_eq!(
             code(verifier().authenticate(&signed(HS256, "[1]"))),
             "malformed"
+        );
+    }
+
+    #[test]
+    fn refused_claims_are_named_only_once_the_signature_holds() {
+        let v = verifier();
+        let zero_uses =
+            r#"{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":40,"exp":200,"max":0}"#;
+        let refused = v.open(&signed(HS256, zero_uses)).unwrap_err();
+        assert_eq!(refused.error.code(), "invalid_claim");
+        let link = refused.link.expect("a genuine token names its link");
+        assert_eq!((&*link.jti, &*link.sub, &*link.scope), ("j", "1", "s"));
+
+        let token = signed(HS256, zero_uses);
+        let (message, _) = token.rsplit_once('.').unwrap();
+        let other = signed(HS256, PAYLOAD);
+        let (_, other_sig) = other.rsplit_once('.').unwrap();
+        let forged = v.open(&format!("{message}.{other_sig}")).unwrap_err();
+        assert_eq!((forged.error.code(), forged.link), ("bad_signature", None));
+        let unnamed = v
+            .open(&signed(HS256, r#"{"sub":"1","scope":"s"}"#))
+            .unwrap_err();
+        assert_eq!(
+            (unnamed.error.code(), unnamed.link),
+            ("invalid_claim", None)
+        );
+    }
+
+    #[test]
+    fn a_link_bound_to_a_fingerprint_applies_only_while_it_is_the_same() {
+        let v = verifier();
+        let fp = v.keys.fingerprint_claim("rev-7");
+        let bound = format!(
+            r#"{{"jti":"j","sub":"1","scope":"s","aud":"/a","iat":40,"exp":200,"fp":"{fp}"}}"#
+        );
+        let claims = v.verify(&signed(HS256, &bound), &HERE, 150).unwrap();
+        assert_eq!(claims.fingerprint_hash(), Some(fp.as_str()));
+        let check = |current| {
+            v.check_fingerprint(&claims, current)
+                .map_or_else(|e| e.code(), |()| "ok")
+        };
+        assert_eq!(check(Some("rev-7")), "ok");
+        assert_eq!(check(Some("rev-8")), "invalidated");
+        assert_eq!(check(None), "invalidated");
+        assert_eq!(Error::Invalidated.status().code, 410);
+
+        let unbound = v.verify(&signed(HS256, PAYLOAD), &HERE, 150).unwrap();
+        for current in [None, Some("rev-7")] {
+            assert!(v.check_fingerprint(&unbound, current).is_ok());
+        }
+        let mistyped = PAYLOAD.replace('}', r#","fp":["rev-7"]}"#);
+        assert_eq!(
+            code(v.verify(&signed(HS256, &mistyped), &HERE, 150)),
+            "invalid_claim"
         );
     }
 

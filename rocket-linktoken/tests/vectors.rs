@@ -62,8 +62,9 @@ fn every_pyjwt_vector_gets_its_expected_outcome() {
     assert!(disagreements.is_empty(), "{disagreements:#?}");
 }
 
-/// The fixed inputs the committed Rust vectors were made from.
-fn rust_vectors(file: &Value) -> Vec<(String, String)> {
+/// The fixed inputs the committed Rust vectors were made from: each vector's name, token, and
+/// the fingerprint it is bound to, if any (whose `fp` the PyJWT check computes itself).
+fn rust_vectors(file: &Value) -> Vec<(String, String, Option<String>)> {
     let secret = file["secret"].as_str().unwrap();
     let now = DateTime::from_timestamp(file["now"].as_i64().unwrap(), 0).unwrap();
     let single = Issuer::from_figment(&Figment::new().merge(("linktoken.secret", secret))).unwrap();
@@ -75,11 +76,13 @@ fn rust_vectors(file: &Value) -> Vec<(String, String)> {
             "plain",
             &single,
             LinkSpec::new("42", "unsubscribe", "/unsubscribe/7"),
+            None,
         ),
         (
             "with_query",
             &single,
             LinkSpec::new("42", "confirm", "/confirm?list=2&lang=en"),
+            None,
         ),
         (
             "every_claim",
@@ -88,18 +91,30 @@ fn rust_vectors(file: &Value) -> Vec<(String, String)> {
                 .max_uses(5)
                 .not_before(now)
                 .data(json!({ "campaign": "november", "list": 7 })),
+            None,
         ),
         (
             "signed_with_kid",
             &named,
             LinkSpec::new("7", "unsubscribe", "/unsubscribe/1"),
+            None,
+        ),
+        (
+            "bound_to_a_fingerprint",
+            &single,
+            LinkSpec::new("42", "unsubscribe", "/unsubscribe/7"),
+            Some("ada@example.com"),
         ),
     ];
     cases
         .into_iter()
-        .map(|(name, issuer, spec)| {
-            let spec = spec.jti(format!("fixed-{name}")).expires_at(expires);
-            (name.to_string(), issuer.issue_at(&spec, now).unwrap().token)
+        .map(|(name, issuer, spec, fingerprint)| {
+            let mut spec = spec.jti(format!("fixed-{name}")).expires_at(expires);
+            if let Some(fingerprint) = fingerprint {
+                spec = spec.fingerprint(fingerprint);
+            }
+            let token = issuer.issue_at(&spec, now).unwrap().token;
+            (name.to_string(), token, fingerprint.map(String::from))
         })
         .collect()
 }
@@ -112,13 +127,19 @@ fn issued_links_are_the_committed_vectors() {
     if std::env::var_os("LINKTOKEN_BLESS").is_some() {
         file["vectors"] = rust_vectors(&file)
             .into_iter()
-            .map(|(name, token)| json!({ "name": name, "token": token, "header": part(&token, 0), "claims": part(&token, 1) }))
+            .map(|(name, token, fingerprint)| {
+                let mut vector = json!({ "name": name, "token": token, "header": part(&token, 0), "claims": part(&token, 1) });
+                if let Some(fingerprint) = fingerprint {
+                    vector["fingerprint"] = json!(fingerprint);
+                }
+                vector
+            })
             .collect();
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/rust-links.json");
         std::fs::write(path, serde_json::to_string_pretty(&file).unwrap() + "\n").unwrap();
         return;
     }
-    let committed: Vec<(String, String)> = file["vectors"]
+    let committed: Vec<(String, String, Option<String>)> = file["vectors"]
         .as_array()
         .unwrap()
         .iter()
@@ -126,6 +147,7 @@ fn issued_links_are_the_committed_vectors() {
             (
                 v["name"].as_str().unwrap().to_string(),
                 v["token"].as_str().unwrap().to_string(),
+                v["fingerprint"].as_str().map(String::from),
             )
         })
         .collect();

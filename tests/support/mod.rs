@@ -148,6 +148,32 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs one statement on the database on a connection of its own, as another program
+    /// sharing it would: the application's data changing under a running server.
+    pub fn execute(&self, statement: &str) {
+        use rocket_db_pools::sqlx::{Connection, Executor, PgConnection, SqliteConnection};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            match &self.cleanup {
+                Cleanup::File(_) => {
+                    let mut conn = SqliteConnection::connect(&self.url).await.unwrap();
+                    conn.execute(statement).await.unwrap();
+                    conn.close().await.unwrap();
+                }
+                Cleanup::Postgres { .. } => {
+                    let mut conn = PgConnection::connect(&self.url).await.unwrap();
+                    conn.execute(statement).await.unwrap();
+                    conn.close().await.unwrap();
+                }
+            }
+        });
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         match &self.cleanup {

@@ -204,4 +204,9 @@ impl LinkUser for Subscriber {
             .ok_or("newsletter data is not managed")?;
         Ok(data.subscriber(id).await?)
     }
+
+    /// Links are bound to the address they were sent to: changing it voids them.
+    fn fingerprint(&self) -> Option<String> {
+        Some(self.email.clone())
+    }
 }

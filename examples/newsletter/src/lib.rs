@@ -8,6 +8,9 @@
 //!   (`confirm=yes`) or from a mail client's RFC 8058 one-click (`List-Unsubscribe=One-Click`).
 //! - `GET /preferences`: a link that works five times.
 //!
+//! Links are bound to the subscriber's email address ([`Subscriber`]'s
+//! `LinkUser::fingerprint`): changing it voids the links sent before.
+//!
 //! The data lives in the database `newsletter`: SQLite by default, PostgreSQL when
 //! `databases.newsletter.url` says `postgres://`.
 

@@ -4,7 +4,7 @@ use rocket::form::{Form, FromForm};
 use rocket::http::Status;
 use rocket::{get, post, routes, Route, State};
 use rocket_dyn_templates::{context, Template};
-use rocket_linktoken::{expiring_link, TokenUser};
+use rocket_linktoken::{expiring_link, LinkUser, TokenUser};
 use serde::Serialize;
 
 use crate::data::{Newsletter, Subscriber, Subscription};
@@ -27,6 +27,8 @@ fn health() -> &'static str {
 #[derive(Serialize)]
 struct Row {
     subscriber: Subscriber,
+    /// What the subscriber's links are bound to.
+    fingerprint: Option<String>,
     subscriptions: Vec<Subscription>,
 }
 
@@ -37,6 +39,7 @@ async fn index(data: &State<Newsletter>) -> Result<Template, Status> {
     for subscriber in data.subscribers().await.map_err(failed)? {
         let subscriptions = data.subscriptions(subscriber.id).await.map_err(failed)?;
         rows.push(Row {
+            fingerprint: subscriber.fingerprint(),
             subscriber,
             subscriptions,
         });
