@@ -203,6 +203,52 @@ fn three_servers_spend_each_use_exactly_once() {
 }
 
 #[test]
+fn failing_requests_in_flight_on_another_server_do_not_use_up_the_link() {
+    let Some(db) = TestDb::create(Backend::Postgres) else {
+        return;
+    };
+    let servers = Process::start_together(SERVER, &db.url, 2);
+    let database = Database::connect(&db.url);
+    let once = issuer()
+        .issue(&LinkSpec::new("1", "unsubscribe", "/unsubscribe/1"))
+        .unwrap();
+    let url = leak(once.url);
+
+    // 50 unconfirmed posts (each spends the use, then gives it back with 400) arrive with 50
+    // confirmed ones, over two servers: a confirmed one that finds the use in flight waits for
+    // it, so the link ends spent by one of them, not refused to all of them.
+    let requests = (0..100)
+        .map(|i| {
+            let form = if i < 50 { "confirm=no" } else { "confirm=yes" };
+            (servers[i % 2].addr, Request::new("POST", url).form(form))
+        })
+        .collect();
+    let statuses = burst(requests);
+    assert_eq!(count(&statuses, 200), 1, "{statuses:?}");
+    assert!(
+        statuses[50..]
+            .iter()
+            .all(|s| matches!(s, Some(200 | 409 | 410))),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[..50]
+            .iter()
+            .all(|s| matches!(s, Some(400 | 409 | 410))),
+        "{statuses:?}"
+    );
+    let recorded = database.settled_rows(&once.jti, 100);
+    assert_eq!(database.uses(&once.jti), Some(1));
+    assert_eq!(
+        recorded
+            .iter()
+            .filter(|r| *r == &(Some(200), "spent".to_string()))
+            .count(),
+        1
+    );
+}
+
+#[test]
 fn a_server_killed_mid_burst_loses_no_spent_use() {
     let Some(db) = TestDb::create(Backend::Postgres) else {
         return;

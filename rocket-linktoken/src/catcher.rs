@@ -1,4 +1,4 @@
-//! The refusal pages: a readable sentence for 400, 403, 410 and 503, as HTML or as JSON.
+//! The refusal pages: a readable sentence for 400, 403, 409, 410 and 503, as HTML or as JSON.
 
 use std::borrow::Cow;
 use std::io::Cursor;
@@ -11,9 +11,9 @@ use serde::Serialize;
 use crate::context::refusal;
 
 /// The statuses a refused link answers with.
-const STATUSES: [u16; 4] = [400, 403, 410, 503];
+const STATUSES: [u16; 5] = [400, 403, 409, 410, 503];
 
-/// Registers the refusal page for each of 400, 403, 410 and 503 that the application has no root
+/// Registers the refusal page for each of 400, 403, 409, 410 and 503 that the application has no root
 /// catcher for (neither for the status nor a default one): an application's own catchers
 /// always win.
 pub(crate) fn register_missing(rocket: Rocket<Build>) -> Rocket<Build> {

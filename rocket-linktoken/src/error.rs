@@ -57,6 +57,9 @@ pub enum Error {
     Expired,
     /// Every use the link allows has been spent.
     UsedUp,
+    /// Every use the link allows is held by a request still being answered (here or on another
+    /// server sharing the database), which may yet give it back: try again in a moment.
+    InFlight,
     /// The link, or every link of its user, was revoked.
     Revoked,
     /// The link was bound to its user's fingerprint, which has changed since (or is gone).
@@ -75,7 +78,8 @@ impl Error {
     /// The HTTP status a request refused with this error is answered with.
     ///
     /// 400 for malformed input, 403 for tokens that never applied here, 410 for tokens that
-    /// applied once and no longer do, 503 when the ledger cannot be reached (the link is
+    /// applied once and no longer do, 409 while the last use is held by a request still being
+    /// answered, 503 when the ledger cannot be reached (the link is
     /// refused, never let through unspent), 500 for other failures of the server itself.
     pub fn status(&self) -> Status {
         match self {
@@ -93,6 +97,7 @@ impl Error {
             | Error::UnknownUser
             | Error::NotYetValid => Status::Forbidden,
             Error::Expired | Error::UsedUp | Error::Revoked | Error::Invalidated => Status::Gone,
+            Error::InFlight => Status::Conflict,
             Error::InvalidLink(_) | Error::Config(_) | Error::UserLoad(_) => {
                 Status::InternalServerError
             }
@@ -110,6 +115,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<u32> {
         match self {
             Error::Database(_) => Some(5),
+            Error::InFlight => Some(1),
             _ => None,
         }
     }
@@ -134,6 +140,7 @@ impl Error {
             Error::NotYetValid => "not_yet_valid",
             Error::Expired => "expired",
             Error::UsedUp => "used_up",
+            Error::InFlight => "in_flight",
             Error::Revoked => "revoked",
             Error::Invalidated => "invalidated",
             Error::InvalidLink(_) => "invalid_link",
@@ -176,6 +183,9 @@ impl fmt::Display for Error {
             Error::NotYetValid => f.write_str("This link cannot be used yet."),
             Error::Expired => f.write_str("This link has expired."),
             Error::UsedUp => f.write_str("This link has already been used."),
+            Error::InFlight => f.write_str(
+                "This link is being used by another request right now. Please try again in a moment.",
+            ),
             Error::Revoked => f.write_str("This link has been withdrawn."),
             Error::Invalidated => {
                 f.write_str("This link no longer applies: the account changed since it was sent.")

@@ -137,9 +137,15 @@ where
         }
         response.set_header(Header::new("Referrer-Policy", "no-referrer"));
         response.set_header(Header::new("Cache-Control", "no-store"));
-        if let Some(seconds) = context.refusal().and_then(|e| e.retry_after()) {
-            if response.status().code >= 500 && !response.headers().contains("Retry-After") {
-                response.set_header(Header::new("Retry-After", seconds.to_string()));
+        // Only when the response is the refusal: a route that took over after it answers
+        // for itself.
+        if let Some(refusal) = context.refusal() {
+            if let Some(seconds) = refusal.retry_after() {
+                if response.status() == refusal.status()
+                    && !response.headers().contains("Retry-After")
+                {
+                    response.set_header(Header::new("Retry-After", seconds.to_string()));
+                }
             }
         }
         if let Some(configured) = request.rocket().state::<Configured>() {

@@ -288,8 +288,17 @@ impl From<&Error> for Outcome {
     }
 }
 
+/// How long a holder may go without a beat before its unsettled uses count as spent for good
+/// (its process is gone): a few of the writer's beats, which it sends every 500 ms while it
+/// has uses in flight.
+pub(crate) const HOLDER_SILENCE_MS: i64 = 2_000;
+
+/// Longest a spend refused only because the link's last uses are in flight waits for them to
+/// be settled (or for their holder to fall silent) before it is answered `InFlight`.
+const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_millis(3_000);
+
 /// A spend the writer decides: one use of a genuine link, on a route with this cap.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct SpendRequest {
     pub(crate) claims: Claims,
     /// The `iat` user revocations are compared with (see [`Ledger::issued`]).
@@ -401,12 +410,19 @@ pub(crate) trait Dialect: Send {
         spends: &[SpendRequest],
     ) -> Result<Vec<LinkNow>, Error>;
     /// Adds the granted uses to the links' rows and inserts each granted spend's row (status
-    /// unknown), returning the new rows' ids in the order of `spent`.
+    /// unknown, held by `holder`), returning the new rows' ids in the order of `spent`.
     async fn grant(
         &mut self,
         tokens: &[TokenGrant<'_>],
         spent: &[&SpendRequest],
+        holder: &str,
     ) -> Result<Vec<i64>, Error>;
+    /// Says that `holder` (this process) is alive, by the database's clock, and forgets
+    /// holders silent for a day.
+    async fn beat(&mut self, holder: &str) -> Result<(), Error>;
+    /// The links among `links` with a use in flight: spent, not yet settled, by a holder
+    /// whose last beat is at most [`HOLDER_SILENCE_MS`] old by the database's clock.
+    async fn in_flight(&mut self, links: &[&str]) -> Result<Vec<String>, Error>;
     /// Commits (`true`) or rolls back the transaction.
     async fn end(&mut self, commit: bool) -> Result<(), Error>;
 }
@@ -526,6 +542,11 @@ impl Ledger {
     /// Spends one use of a genuine link, in the writer's next batch, together with writing its
     /// audit row (status unknown until [`Ledger::settle`]). `UsedUp` or `Revoked` when no use
     /// is left; a failed batch fails its spends closed.
+    ///
+    /// When the only uses left are held by requests still being answered, which may give them
+    /// back, the spend waits for their settlements and asks again, for up to [`IN_FLIGHT_WAIT`];
+    /// then it is `InFlight` (409, try again), never `UsedUp` for a link that may yet have a
+    /// use.
     pub(crate) async fn spend(
         &self,
         claims: &Claims,
@@ -540,7 +561,17 @@ impl Ledger {
             meta: Arc::clone(meta),
             now,
         };
-        self.writer().spend(request).await
+        let deadline = rocket::tokio::time::Instant::now() + IN_FLIGHT_WAIT;
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            match self.writer().spend(request.clone()).await {
+                Err(Error::InFlight) if rocket::tokio::time::Instant::now() + pause < deadline => {
+                    rocket::tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+                answer => return answer,
+            }
+        }
     }
 
     /// Whether a genuine link still has a use left, without spending it (previews, HEAD).

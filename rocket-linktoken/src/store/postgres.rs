@@ -12,11 +12,12 @@ use rocket_db_pools::sqlx::{self, PgConnection, PgPool};
 
 use super::{
     common_statements, end_statement, inserted_ids, link_now, Dialect, LinkNow, Outcome, Record,
-    Settlement, SpendRequest, TokenGrant,
+    Settlement, SpendRequest, TokenGrant, HOLDER_SILENCE_MS,
 };
 use crate::Error;
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2: uses name their holder while in flight (`linktoken_uses.holder`, `linktoken_holders`).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS linktoken_tokens (
@@ -43,8 +44,10 @@ const SCHEMA: &[&str] = &[
         user_agent TEXT,
         status INTEGER,
         outcome TEXT NOT NULL,
-        used_at BIGINT NOT NULL
+        used_at BIGINT NOT NULL,
+        holder TEXT
     )",
+    "ALTER TABLE linktoken_uses ADD COLUMN IF NOT EXISTS holder TEXT",
     "CREATE INDEX IF NOT EXISTS linktoken_uses_by_jti ON linktoken_uses (jti)",
     "CREATE INDEX IF NOT EXISTS linktoken_uses_by_time ON linktoken_uses (used_at)",
     "CREATE TABLE IF NOT EXISTS linktoken_revocations (
@@ -55,6 +58,10 @@ const SCHEMA: &[&str] = &[
         created_at BIGINT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS linktoken_revocations_by_sub ON linktoken_revocations (sub)",
+    "CREATE TABLE IF NOT EXISTS linktoken_holders (
+        holder TEXT PRIMARY KEY,
+        alive_at BIGINT NOT NULL
+    )",
 ];
 
 pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {
@@ -67,7 +74,7 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {
         .execute(&mut *tx)
         .await?;
     // Every statement is `IF NOT EXISTS`, so all of them run: a table dropped while the
-    // server ran comes back. The version row is for changes to come.
+    // server ran comes back, and a database of an earlier version gains what it lacks.
     for statement in SCHEMA {
         sqlx::query(statement).execute(&mut *tx).await?;
     }
@@ -138,13 +145,42 @@ const GRANT: &str = "WITH granted AS (
             last_used_at = EXCLUDED.last_used_at
     )
     INSERT INTO linktoken_uses
-        (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
-    SELECT u.jti, u.sub, u.scope, u.method, u.path, u.client_ip, u.user_agent, NULL, 'spent', u.at
+        (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at, holder)
+    SELECT u.jti, u.sub, u.scope, u.method, u.path, u.client_ip, u.user_agent, NULL, 'spent', u.at,
+        $17
     FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
         $15::text[], $16::bigint[]) WITH ORDINALITY
         AS u(jti, sub, scope, method, path, client_ip, user_agent, at, i)
     ORDER BY u.i
     RETURNING id";
+
+/// The database's clock, in unix milliseconds.
+macro_rules! now_ms {
+    () => {
+        "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+    };
+}
+
+/// Writes holder `$1`'s beat, and forgets the other holders silent for a day.
+const BEAT: &str = concat!(
+    "WITH now AS (SELECT ",
+    now_ms!(),
+    " AS ms), gone AS (
+        DELETE FROM linktoken_holders
+        WHERE holder <> $1 AND alive_at < (SELECT ms FROM now) - 86400000
+    )
+    INSERT INTO linktoken_holders (holder, alive_at) SELECT $1, ms FROM now
+    ON CONFLICT (holder) DO UPDATE SET alive_at = EXCLUDED.alive_at"
+);
+
+/// The links among `$1` with an unsettled use whose holder beat within `$2` milliseconds.
+const IN_FLIGHT: &str = concat!(
+    "SELECT DISTINCT u.jti FROM linktoken_uses AS u
+    JOIN linktoken_holders AS h ON h.holder = u.holder
+    WHERE u.jti = ANY($1::text[]) AND u.status IS NULL AND h.alive_at >= ",
+    now_ms!(),
+    " - $2"
+);
 
 /// The advisory lock of a link: its id's 64-bit FNV-1a hash. Every server computes the same
 /// key for the same link; two links sharing a key only wait for each other.
@@ -217,6 +253,7 @@ impl Dialect for PgConnection {
         &mut self,
         tokens: &[TokenGrant<'_>],
         spent: &[&SpendRequest],
+        holder: &str,
     ) -> Result<Vec<i64>, Error> {
         let rows = sqlx::query(GRANT)
             .bind(column(tokens, |g| g.claims.jti.as_str()))
@@ -235,9 +272,23 @@ impl Dialect for PgConnection {
             .bind(column(spent, |s| s.meta.client_ip.as_deref()))
             .bind(column(spent, |s| s.meta.user_agent.as_deref()))
             .bind(column(spent, |s| s.now))
+            .bind(holder)
             .fetch_all(&mut *self)
             .await?;
         inserted_ids(&rows)
+    }
+
+    async fn beat(&mut self, holder: &str) -> Result<(), Error> {
+        sqlx::query(BEAT).bind(holder).execute(&mut *self).await?;
+        Ok(())
+    }
+
+    async fn in_flight(&mut self, links: &[&str]) -> Result<Vec<String>, Error> {
+        Ok(sqlx::query_scalar(IN_FLIGHT)
+            .bind(links)
+            .bind(HOLDER_SILENCE_MS)
+            .fetch_all(&mut *self)
+            .await?)
     }
 
     async fn end(&mut self, commit: bool) -> Result<(), Error> {

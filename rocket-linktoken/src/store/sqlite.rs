@@ -10,11 +10,12 @@ use rocket_db_pools::sqlx::{self, SqliteConnection, SqlitePool};
 
 use super::{
     common_statements, end_statement, inserted_ids, link_now, Dialect, LinkNow, Outcome, Record,
-    Settlement, SpendRequest, TokenGrant,
+    Settlement, SpendRequest, TokenGrant, HOLDER_SILENCE_MS,
 };
 use crate::Error;
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2: uses name their holder while in flight (`linktoken_uses.holder`, `linktoken_holders`).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS linktoken_tokens (
@@ -41,7 +42,8 @@ const SCHEMA: &[&str] = &[
         user_agent TEXT,
         status INTEGER,
         outcome TEXT NOT NULL,
-        used_at INTEGER NOT NULL
+        used_at INTEGER NOT NULL,
+        holder TEXT
     )",
     "CREATE INDEX IF NOT EXISTS linktoken_uses_by_jti ON linktoken_uses (jti)",
     "CREATE INDEX IF NOT EXISTS linktoken_uses_by_time ON linktoken_uses (used_at)",
@@ -53,6 +55,10 @@ const SCHEMA: &[&str] = &[
         created_at INTEGER NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS linktoken_revocations_by_sub ON linktoken_revocations (sub)",
+    "CREATE TABLE IF NOT EXISTS linktoken_holders (
+        holder TEXT PRIMARY KEY NOT NULL,
+        alive_at INTEGER NOT NULL
+    )",
 ];
 
 pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), Error> {
@@ -73,9 +79,20 @@ async fn create_tables(conn: &mut SqliteConnection) -> Result<(), Error> {
     .execute(&mut *conn)
     .await?;
     // Every statement is `IF NOT EXISTS`, so all of them run: a table dropped while the
-    // server ran comes back. The version row is for changes to come.
+    // server ran comes back.
     for statement in SCHEMA {
         sqlx::query(statement).execute(&mut *conn).await?;
+    }
+    // A version 1 table lacks the holder column; SQLite has no `ADD COLUMN IF NOT EXISTS`.
+    let has_holder: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('linktoken_uses') WHERE name = 'holder')",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if !has_holder {
+        sqlx::query("ALTER TABLE linktoken_uses ADD COLUMN holder TEXT")
+            .execute(&mut *conn)
+            .await?;
     }
     sqlx::query("INSERT OR IGNORE INTO linktoken_schema (version) VALUES ($1)")
         .bind(SCHEMA_VERSION)
@@ -137,12 +154,40 @@ const GRANT: &str = "INSERT INTO linktoken_tokens
         last_used_at = excluded.last_used_at;
 
     INSERT INTO linktoken_uses
-        (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
+        (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at, holder)
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
         json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-        json_extract(value, '$[6]'), NULL, 'spent', json_extract(value, '$[7]')
+        json_extract(value, '$[6]'), NULL, 'spent', json_extract(value, '$[7]'), $3
     FROM json_each($2) ORDER BY key
     RETURNING id";
+
+/// The database's clock, in unix milliseconds.
+macro_rules! now_ms {
+    () => {
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    };
+}
+
+/// Forgets the holders (other than `$1`) silent for a day, and writes `$1`'s beat.
+const BEAT: &str = concat!(
+    "DELETE FROM linktoken_holders WHERE holder <> $1 AND alive_at < ",
+    now_ms!(),
+    " - 86400000;
+    INSERT INTO linktoken_holders (holder, alive_at) VALUES ($1, ",
+    now_ms!(),
+    ") ON CONFLICT (holder) DO UPDATE SET alive_at = excluded.alive_at"
+);
+
+/// The links among `$1` (a JSON array) with an unsettled use whose holder beat within `$2`
+/// milliseconds.
+const IN_FLIGHT: &str = concat!(
+    "SELECT DISTINCT u.jti FROM json_each($1) AS l
+    JOIN linktoken_uses AS u ON u.jti = l.value
+    JOIN linktoken_holders AS h ON h.holder = u.holder
+    WHERE u.status IS NULL AND h.alive_at >= ",
+    now_ms!(),
+    " - $2"
+);
 
 #[rocket::async_trait]
 impl Dialect for SqliteConnection {
@@ -198,6 +243,7 @@ impl Dialect for SqliteConnection {
         &mut self,
         tokens: &[TokenGrant<'_>],
         spent: &[&SpendRequest],
+        holder: &str,
     ) -> Result<Vec<i64>, Error> {
         let tokens = rows(tokens, |g| {
             (
@@ -226,9 +272,23 @@ impl Dialect for SqliteConnection {
         let rows = sqlx::query(GRANT)
             .bind(tokens)
             .bind(uses)
+            .bind(holder)
             .fetch_all(&mut *self)
             .await?;
         inserted_ids(&rows)
+    }
+
+    async fn beat(&mut self, holder: &str) -> Result<(), Error> {
+        sqlx::query(BEAT).bind(holder).execute(&mut *self).await?;
+        Ok(())
+    }
+
+    async fn in_flight(&mut self, links: &[&str]) -> Result<Vec<String>, Error> {
+        Ok(sqlx::query_scalar(IN_FLIGHT)
+            .bind(rows(links, |link| *link)?)
+            .bind(HOLDER_SILENCE_MS)
+            .fetch_all(&mut *self)
+            .await?)
     }
 
     async fn end(&mut self, commit: bool) -> Result<(), Error> {

@@ -11,7 +11,14 @@
 //!
 //! A batch that fails fails its spends closed (the requests are refused, never let through),
 //! and keeps its settlements and rows to write again, after a backoff, until they are written.
+//!
+//! Each spent use's row names its holder, this writer, until it is settled. While it has uses
+//! in flight the writer beats (writes the time, by the database's clock, in
+//! `linktoken_holders`) every [`BEAT_EVERY`]: a spend refused because a link's last uses are
+//! held by a beating holder is told they are in flight, not gone; the uses of a holder that
+//! fell silent (its process was killed) stay spent.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -38,6 +45,9 @@ const MOST_RECORDS_KEPT: usize = 100_000;
 const RIDE_ALONG: Duration = Duration::from_millis(5);
 /// Tries left for what is still unwritten once the ledger is dropped.
 const TRIES_WHEN_CLOSING: u32 = 3;
+/// How often a writer with uses in flight says it is alive; a few of these fit in
+/// [`super::HOLDER_SILENCE_MS`].
+const BEAT_EVERY: Duration = Duration::from_millis(500);
 
 enum Job {
     Spend(SpendRequest, oneshot::Sender<Result<Spent, Error>>),
@@ -49,6 +59,8 @@ enum Job {
 /// The handle requests use to reach the writer's lanes.
 pub(super) struct Writer {
     jobs: UnboundedSender<Job>,
+    /// Uses this writer granted whose settlements it has not been handed yet.
+    unsettled: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -65,7 +77,11 @@ impl Writer {
     /// Starts the writer's lanes on the current Tokio runtime.
     pub(super) fn start(backend: Backend) -> Writer {
         let (jobs, queue) = mpsc::unbounded_channel();
+        let unsettled = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
+            holder: holder_id(),
+            unsettled: Arc::clone(&unsettled),
+            last_beat: std::sync::Mutex::new(None),
             queue: Mutex::new(Queue {
                 jobs: queue,
                 open: true,
@@ -77,7 +93,7 @@ impl Writer {
         for _ in 0..lanes(&backend) {
             rocket::tokio::spawn(lane(backend.clone(), Arc::clone(&shared)));
         }
-        Writer { jobs }
+        Writer { jobs, unsettled }
     }
 
     pub(super) async fn spend(&self, request: SpendRequest) -> Result<Spent, Error> {
@@ -89,6 +105,10 @@ impl Writer {
     }
 
     pub(super) fn settle(&self, settlement: Settlement) {
+        // Saturating: a use granted by a batch whose commit failed was never counted.
+        let _ = self
+            .unsettled
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         if self.jobs.send(Job::Settle(settlement)).is_err() {
             rocket::error!(
                 "rocket-linktoken: the ledger's writer has stopped; a settlement is lost"
@@ -121,6 +141,8 @@ struct Batch {
     settlements: Vec<Settlement>,
     records: Vec<Record>,
     spends: Vec<SpendRequest>,
+    /// Whether it says this writer is alive.
+    beat: bool,
 }
 
 impl Batch {
@@ -129,7 +151,7 @@ impl Batch {
     }
 
     fn is_empty(&self) -> bool {
-        self.rows() == 0 && self.spends.is_empty()
+        self.rows() == 0 && self.spends.is_empty() && !self.beat
     }
 
     /// The links whose counts this batch may change, sorted: the ones it spends and the ones
@@ -193,6 +215,12 @@ fn lanes(backend: &Backend) -> usize {
 
 /// What the lanes of one writer share.
 struct Shared {
+    /// This writer's name in the rows of the uses it holds, random.
+    holder: String,
+    /// Uses granted and not settled yet: while there are any, the writer beats.
+    unsettled: Arc<AtomicUsize>,
+    /// When the last beat was written.
+    last_beat: std::sync::Mutex<Option<Instant>>,
     /// The queue, taken in turn: a lane holds it while it gathers a batch and runs its
     /// statements, so rows get ids in order of arrival, locks are taken in the order batches
     /// were formed, and a use given back is there for a spend queued after it.
@@ -257,6 +285,40 @@ impl Shared {
     fn succeeded(&self) {
         self.retry().failures = 0;
     }
+
+    /// When the next beat is due, if one is needed: this writer holds uses, or is about to
+    /// (`spending`).
+    fn next_beat(&self, spending: bool) -> Option<Instant> {
+        if !spending && self.unsettled.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let last = *self
+            .last_beat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Some(last.map_or_else(Instant::now, |last| last + BEAT_EVERY))
+    }
+
+    fn beaten(&self, at: Instant) {
+        *self
+            .last_beat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(at);
+    }
+}
+
+/// A random name for this writer in the rows of the uses it holds.
+fn holder_id() -> String {
+    let mut bytes = [0u8; 12];
+    // Without the system's randomness, the time still tells processes apart.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        bytes.copy_from_slice(&nanos.to_le_bytes()[..12]);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A batch being gathered, with whom to answer.
@@ -297,6 +359,7 @@ async fn gather(queue: &mut Queue, shared: &Shared) -> Option<Gathered> {
             break;
         }
         let due = shared.retry().due;
+        let beat = shared.next_beat(false);
         if !queue.open {
             let failures = shared.retry().failures;
             match due {
@@ -321,6 +384,9 @@ async fn gather(queue: &mut Queue, shared: &Shared) -> Option<Gathered> {
                 None => queue.open = false,
             },
             () = async { if let Some(due) = due { sleep_until(due).await } }, if due.is_some() => {}
+            () = async { if let Some(beat) = beat { sleep_until(beat).await } }, if beat.is_some() => {
+                break;
+            }
             () = shared.retry_added.notified() => {}
         }
     }
@@ -350,6 +416,9 @@ async fn gather(queue: &mut Queue, shared: &Shared) -> Option<Gathered> {
             gathered.add_retry(retry);
         }
     }
+    gathered.batch.beat = shared
+        .next_beat(!gathered.batch.spends.is_empty())
+        .is_some_and(|beat| beat <= Instant::now());
     Some(gathered)
 }
 
@@ -366,6 +435,7 @@ async fn lane(backend: Backend, shared: Arc<Shared>) {
             return;
         };
         let writing = Arc::clone(&shared.writing).read_owned().await;
+        let started = Instant::now();
         let written = if batch.is_empty() {
             drop(queue);
             Ok(Vec::new())
@@ -373,19 +443,20 @@ async fn lane(backend: Backend, shared: Arc<Shared>) {
             // Statements run in turn, so rows get ids in order of arrival and locks are taken
             // in order; only the commits (each a flush of the database's log) overlap.
             let reused = connection.is_some();
-            let mut stepped = write_in_turn(&backend, &mut connection, &batch).await;
+            let holder = shared.holder.as_str();
+            let mut stepped = write_in_turn(&backend, &mut connection, &batch, holder).await;
             if reused && stepped.as_ref().is_err_and(connection_lost) {
                 // The connection kept from earlier batches died since (the database restarted):
                 // the batch, never committed, is tried once more on a new one.
                 connection = None;
-                stepped = write_in_turn(&backend, &mut connection, &batch).await;
+                stepped = write_in_turn(&backend, &mut connection, &batch, holder).await;
             }
             if stepped.as_ref().is_err_and(missing_table) {
                 // The database lost the library's tables while the server ran: create them
                 // again, and write the batch on them.
                 rocket::warn!("rocket-linktoken: the ledger's tables are missing; creating them");
                 stepped = match backend.migrate().await {
-                    Ok(()) => write_in_turn(&backend, &mut connection, &batch).await,
+                    Ok(()) => write_in_turn(&backend, &mut connection, &batch, holder).await,
                     Err(e) => Err(e),
                 };
             }
@@ -396,9 +467,15 @@ async fn lane(backend: Backend, shared: Arc<Shared>) {
             }
         };
         drop(writing);
+        if batch.beat {
+            // Failed or not: a database that is down is not asked again before the next beat.
+            shared.beaten(started);
+        }
         match written {
             Ok(results) => {
                 shared.succeeded();
+                let granted = results.iter().filter(|r| r.is_ok()).count();
+                shared.unsettled.fetch_add(granted, Ordering::Relaxed);
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
@@ -436,6 +513,7 @@ async fn write_in_turn(
     backend: &Backend,
     connection: &mut Option<Connection>,
     batch: &Batch,
+    holder: &str,
 ) -> Result<Vec<Result<Spent, Error>>, Error> {
     let conn = match connection {
         Some(conn) => conn,
@@ -443,7 +521,7 @@ async fn write_in_turn(
     }
     .dialect();
     conn.begin(&batch.links()).await?;
-    let results = steps(conn, batch).await;
+    let results = steps(conn, batch, holder).await;
     if results.is_err() {
         // The connection is dropped after a failure anyway; a rollback that fails too has
         // nothing to add.
@@ -464,14 +542,21 @@ fn backoff(failures: u32) -> Duration {
     Duration::from_millis(50u64.saturating_mul(1 << failures.min(6)))
 }
 
-async fn steps(conn: &mut dyn Dialect, batch: &Batch) -> Result<Vec<Result<Spent, Error>>, Error> {
+async fn steps(
+    conn: &mut dyn Dialect,
+    batch: &Batch,
+    holder: &str,
+) -> Result<Vec<Result<Spent, Error>>, Error> {
     let states = conn
         .settle_then_read(&batch.settlements, &batch.records, &batch.spends)
         .await?;
     if states.len() != batch.spends.len() {
         return Err(protocol("the ledger read fewer links than it was asked"));
     }
-    let decisions = decide(&batch.spends, &states);
+    if batch.beat {
+        conn.beat(holder).await?;
+    }
+    let mut decisions = decide(&batch.spends, &states);
     let granted: Vec<&SpendRequest> = batch
         .spends
         .iter()
@@ -482,10 +567,29 @@ async fn steps(conn: &mut dyn Dialect, batch: &Batch) -> Result<Vec<Result<Spent
     let ids = if granted.is_empty() {
         Vec::new()
     } else {
-        conn.grant(&token_grants(&granted), &granted).await?
+        conn.grant(&token_grants(&granted), &granted, holder)
+            .await?
     };
     if ids.len() != granted.len() {
         return Err(protocol("the ledger wrote fewer rows than uses it granted"));
+    }
+    // Read after the grant: a use granted in this very batch is in flight too.
+    let mut used_up: Vec<&str> = batch
+        .spends
+        .iter()
+        .zip(&decisions)
+        .filter(|(_, decision)| matches!(decision, Err(Error::UsedUp)))
+        .map(|(spend, _)| spend.claims.jti.as_str())
+        .collect();
+    if !used_up.is_empty() {
+        used_up.sort_unstable();
+        used_up.dedup();
+        let in_flight = conn.in_flight(&used_up).await?;
+        for (spend, decision) in batch.spends.iter().zip(&mut decisions) {
+            if matches!(decision, Err(Error::UsedUp)) && in_flight.contains(&spend.claims.jti) {
+                *decision = Err(Error::InFlight);
+            }
+        }
     }
     let mut ids = ids.into_iter();
     Ok(decisions
