@@ -57,7 +57,7 @@ where
     }
 }
 
-/// The fairing returned by [`fairing`]; see there.
+/// The fairing returned by [`fairing()`]; see there.
 pub struct LinkTokens<D> {
     database: PhantomData<fn() -> D>,
 }
