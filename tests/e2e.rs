@@ -53,11 +53,12 @@ fn spent_uses(server: &Server, jti: &str) -> Option<i64> {
 fn index_links(server: &Server) -> Vec<String> {
     let index = server.get("/");
     assert_eq!(index.status, 200);
+    // The links of the page's anchors (the stylesheet's `<link href>` is none of them).
     index
         .body
-        .split("href=\"")
+        .split("<a ")
         .skip(1)
-        .filter_map(|s| s.split('"').next())
+        .filter_map(|a| a.split("href=\"").nth(1)?.split('"').next())
         .map(|href| href.replace("&#x2F;", "/").replace("&amp;", "&"))
         .collect()
 }
@@ -167,6 +168,37 @@ backend_tests! {
         assert_eq!(server.post_form(&url, "confirm=yes").status, 200);
         assert_eq!(spent_uses(&server, &jti), Some(1));
         assert_eq!(history(&server, &jti), vec![row("POST", 400, "returned"), row("POST", 200, "spent")]);
+    }
+
+    fn errors_that_are_not_refusals_get_the_sites_own_pages(backend) {
+        let Some(server) = server(backend) else { return };
+        let (url, jti) = unsubscribe_link(&server, "1", 1);
+        let unconfirmed = server.post_form(&url, "confirm=no");
+        assert_eq!(unconfirmed.status, 400);
+        assert!(unconfirmed.body.contains("<h1>Nothing was changed</h1>"), "{}", unconfirmed.body);
+        assert!(unconfirmed.body.contains(r#"<link rel="stylesheet" href="/style.css">"#));
+
+        // A POST without the form: Rocket's form guard forwards with 415.
+        let bare = server.send(&Request::new("POST", &url));
+        assert_eq!(bare.status, 415);
+        assert!(bare.body.contains("<h1>The form could not be read</h1>"), "{}", bare.body);
+        assert_eq!(spent_uses(&server, &jti), Some(0), "neither kept the use");
+
+        let missing = server.get("/no-such-page");
+        assert_eq!(missing.status, 404);
+        assert!(missing.body.contains("<h1>Page not found</h1>"));
+
+        let style = server.get("/style.css");
+        assert_eq!(style.status, 200);
+        assert_eq!(style.header("content-type"), Some("text/css; charset=utf-8"));
+        assert!(style.body.contains("font:"));
+
+        // A refused link keeps the library's page, which has a look of its own.
+        assert_eq!(server.post_form(&url, "confirm=yes").status, 200);
+        let gone = server.post_form(&url, "confirm=yes");
+        assert_eq!(gone.status, 410);
+        assert!(gone.body.contains("<style>"), "{}", gone.body);
+        assert!(gone.body.contains("<p>This link has already been used.</p>"), "{}", gone.body);
     }
 
     fn preferences_link_works_five_times(backend) {

@@ -67,13 +67,23 @@ fn page<'r>(status: Status, request: &'r Request<'_>) -> BoxFuture<'r> {
     Box::pin(async move { Ok(response) })
 }
 
+/// The refusal page's look: a card on a quiet ground, readable in a narrow window. Inline, so
+/// the page needs nothing else from the site.
+const STYLE: &str = "body{margin:0;background:#f3f4f7;color:#1d2330;\
+    font:16px/1.55 system-ui,-apple-system,\"Segoe UI\",Roboto,Arial,sans-serif}\
+    main{max-width:32rem;margin:12vh auto;padding:1.75rem 1.5rem;background:#fff;\
+    border:1px solid #dde1e8;border-radius:12px}\
+    h1{font-size:1.35rem;margin:0 0 .6rem}p{margin:0 0 .8rem}.code{color:#5b6473;font-size:.9rem}\
+    @media(max-width:36rem){main{margin:0;border-radius:0;border-width:0 0 1px}}";
+
 fn html(status: Status, message: &str) -> String {
     let title = escape(status.reason_lossy());
     let message = escape(message);
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{code} {title}</title></head>\n<body>\n<h1>{title}</h1>\n<p>{message}</p>\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{code} {title}</title><style>{STYLE}</style></head>\n<body>\n<main>\n\
+         <h1>{title}</h1>\n<p>{message}</p>\n<p class=\"code\">{code} {title}</p>\n</main>\n\
          </body>\n</html>\n",
         code = status.code,
     )

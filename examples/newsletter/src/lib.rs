@@ -1,6 +1,8 @@
 //! A small newsletter site: every email it would send carries rocket-linktoken links.
 //!
 //! - `GET /health`: plain `ok`.
+//! - `GET /style.css`: the site's stylesheet; errors that are not refused links (404, 415,
+//!   422, 500, and a form that does not confirm) get the site's own pages.
 //! - `GET /`: the subscribers, each with the links their next email would carry.
 //! - `GET /unsubscribe/<list>`: previews the link (spends nothing) and asks for confirmation,
 //!   so that mail scanners fetching the link do not unsubscribe anybody.
@@ -54,6 +56,7 @@ pub fn rocket_with(figment: Figment) -> Rocket<Build> {
         .unwrap_or_default();
     let rocket = rocket::custom(figment)
         .mount("/", routes::routes())
+        .register("/", routes::catchers())
         .attach(rocket_linktoken::templates::fairing());
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         rocket

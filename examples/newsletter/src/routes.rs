@@ -1,8 +1,9 @@
 //! The newsletter's routes.
 
 use rocket::form::{Form, FromForm};
-use rocket::http::Status;
-use rocket::{get, post, routes, Route, State};
+use rocket::http::{ContentType, Status};
+use rocket::response::status::Custom;
+use rocket::{catch, catchers, get, post, routes, Catcher, Route, State};
 use rocket_dyn_templates::{context, Template};
 use rocket_linktoken::{expiring_link, LinkUser, TokenUser};
 use serde::Serialize;
@@ -10,7 +11,75 @@ use serde::Serialize;
 use crate::data::{Newsletter, Subscriber, Subscription};
 
 pub(crate) fn routes() -> Vec<Route> {
-    routes![health, index, confirm_unsubscribe, unsubscribe, preferences]
+    routes![
+        health,
+        style,
+        index,
+        confirm_unsubscribe,
+        unsubscribe,
+        preferences
+    ]
+}
+
+/// The site's pages for errors that are not refused links (those get the library's pages).
+pub(crate) fn catchers() -> Vec<Catcher> {
+    catchers![
+        not_found,
+        unsupported_media_type,
+        unprocessable,
+        server_error
+    ]
+}
+
+/// The site's own page for an error status: a title and a sentence a reader understands.
+fn error_page(status: Status) -> Custom<Template> {
+    let (title, message) = match status.code {
+        400 => (
+            "Nothing was changed",
+            "The form did not say to unsubscribe. Open the link in your email again and press the button there.",
+        ),
+        404 => ("Page not found", "There is no such page here."),
+        415 | 422 => (
+            "The form could not be read",
+            "This address takes the confirmation form only. Open the link in your email again and press the button there.",
+        ),
+        _ => (
+            "Something went wrong",
+            "Nothing was changed. Please try again in a moment.",
+        ),
+    };
+    let status_line = format!("{} {}", status.code, status.reason_lossy());
+    Custom(
+        status,
+        Template::render("error", context! { title, message, status: status_line }),
+    )
+}
+
+#[catch(404)]
+fn not_found() -> Custom<Template> {
+    error_page(Status::NotFound)
+}
+
+/// A POST without the form (no body, or another content type).
+#[catch(415)]
+fn unsupported_media_type() -> Custom<Template> {
+    error_page(Status::UnsupportedMediaType)
+}
+
+#[catch(422)]
+fn unprocessable() -> Custom<Template> {
+    error_page(Status::UnprocessableEntity)
+}
+
+#[catch(500)]
+fn server_error() -> Custom<Template> {
+    error_page(Status::InternalServerError)
+}
+
+/// The site's stylesheet, served by the site itself (no CDN).
+#[get("/style.css")]
+fn style() -> (ContentType, &'static str) {
+    (ContentType::CSS, include_str!("../static/style.css"))
 }
 
 /// A database failure, answered with 500 (and the link's use given back).
@@ -91,14 +160,16 @@ async fn unsubscribe(
     user: TokenUser<Subscriber>,
     form: Form<Unsubscribe<'_>>,
     data: &State<Newsletter>,
-) -> Result<Template, Status> {
+) -> Result<Template, Custom<Template>> {
     let asked = form.confirm == Some("yes") || form.one_click == Some("One-Click");
     if !asked {
         // The use is given back: an error response never spends a link.
-        return Err(Status::BadRequest);
+        return Err(error_page(Status::BadRequest));
     }
-    let list_name = list_name(data, &user, list).await?;
-    data.unsubscribe(user.id, list).await.map_err(failed)?;
+    let list_name = list_name(data, &user, list).await.map_err(error_page)?;
+    data.unsubscribe(user.id, list)
+        .await
+        .map_err(|e| error_page(failed(e)))?;
     Ok(Template::render(
         "unsubscribed",
         context! { subscriber: user.user(), list_name },
