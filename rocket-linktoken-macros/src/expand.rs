@@ -1,4 +1,5 @@
-//! The expansion of `#[expiring_link]`: a policy marker type and the rewritten handler.
+//! The expansion of `#[expiring_link]`: the route's policy, on the struct Rocket's route
+//! attribute declares for it, and the rewritten handler.
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -36,9 +37,6 @@ pub(crate) fn expiring_link(args: TokenStream, item: TokenStream) -> TokenStream
 
 fn policy_and_handler(args: &Args, handler: &Handler) -> TokenStream {
     let Handler { func, policy } = handler;
-    // The handler's signature names the marker, so a less visible marker would make a
-    // `pub` handler leak a private type.
-    let vis = &func.vis;
     let scope = &args.scope;
     let max_uses = match args.max_uses {
         Some(max_uses) => quote!(::core::option::Option::Some(#max_uses)),
@@ -46,15 +44,13 @@ fn policy_and_handler(args: &Args, handler: &Handler) -> TokenStream {
     };
     let preview = args.preview;
     quote! {
-        #[doc(hidden)]
-        #[allow(non_camel_case_types)]
-        #vis struct #policy;
-
         impl ::rocket_linktoken::__private::Policy for #policy {
             const SCOPE: &'static str = #scope;
             const MAX_USES: ::core::option::Option<u32> = #max_uses;
             const PREVIEW: bool = #preview;
         }
+
+        impl ::rocket_linktoken::__private::LinkRoute for #policy {}
 
         #func
     }
@@ -78,20 +74,18 @@ mod tests {
         assert_eq!(
             expanded.to_string(),
             quote! {
-                #[doc(hidden)]
-                #[allow(non_camel_case_types)]
-                struct __linktoken_policy_unsubscribe;
-
-                impl ::rocket_linktoken::__private::Policy for __linktoken_policy_unsubscribe {
+                impl ::rocket_linktoken::__private::Policy for unsubscribe {
                     const SCOPE: &'static str = "unsubscribe";
                     const MAX_USES: ::core::option::Option<u32> = ::core::option::Option::Some(1u32);
                     const PREVIEW: bool = false;
                 }
 
+                impl ::rocket_linktoken::__private::LinkRoute for unsubscribe {}
+
                 #[post("/unsubscribe/<list>", data = "<form>")]
                 async fn unsubscribe(
                     list: i64,
-                    user: TokenUser<Subscriber, __linktoken_policy_unsubscribe>,
+                    user: TokenUser<Subscriber, unsubscribe>,
                     form: Form<Confirm>
                 ) -> Template {
                     todo!()
@@ -102,7 +96,7 @@ mod tests {
     }
 
     #[test]
-    fn preview_policy_has_no_use_limit_and_follows_visibility() {
+    fn preview_policy_has_no_use_limit() {
         let expanded = expiring_link(
             quote!(scope = "unsubscribe", preview),
             quote!(
@@ -113,18 +107,16 @@ mod tests {
         assert_eq!(
             expanded.to_string(),
             quote! {
-                #[doc(hidden)]
-                #[allow(non_camel_case_types)]
-                pub(crate) struct __linktoken_policy_confirm_page;
-
-                impl ::rocket_linktoken::__private::Policy for __linktoken_policy_confirm_page {
+                impl ::rocket_linktoken::__private::Policy for confirm_page {
                     const SCOPE: &'static str = "unsubscribe";
                     const MAX_USES: ::core::option::Option<u32> = ::core::option::Option::None;
                     const PREVIEW: bool = true;
                 }
 
+                impl ::rocket_linktoken::__private::LinkRoute for confirm_page {}
+
                 #[get("/")]
-                pub(crate) fn confirm_page(user: TokenUser<Subscriber, __linktoken_policy_confirm_page>) {}
+                pub(crate) fn confirm_page(user: TokenUser<Subscriber, confirm_page>) {}
             }
             .to_string()
         );
@@ -149,6 +141,6 @@ mod tests {
             "{expanded}"
         );
         assert!(expanded.ends_with(&item.to_string()), "{expanded}");
-        assert!(!expanded.contains("__linktoken_policy"), "{expanded}");
+        assert!(!expanded.contains("Policy"), "{expanded}");
     }
 }

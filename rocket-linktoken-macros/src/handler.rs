@@ -1,7 +1,6 @@
 //! Checking the route handler and binding its `TokenUser` parameter to the policy.
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::format_ident;
 use syn::{
     parse_quote, AngleBracketedGenericArguments, Attribute, FnArg, GenericArgument, Item, ItemFn,
     PathArguments, PathSegment, Signature, Type,
@@ -13,7 +12,9 @@ use crate::errors::Errors;
 pub(crate) struct Handler {
     /// The function, changed only in its `TokenUser<U>` becoming `TokenUser<U, Marker>`.
     pub(crate) func: ItemFn,
-    /// The marker type `__linktoken_policy_<fn name>`, still to be declared.
+    /// The route's own struct, which Rocket's route attribute declares under the handler's
+    /// name: it carries the policy, so the signature reads `TokenUser<U, handler>` and a link
+    /// can be issued for the route by its name.
     pub(crate) policy: Ident,
 }
 
@@ -33,9 +34,7 @@ pub(crate) fn parse(item: TokenStream) -> syn::Result<Handler> {
             ))
         }
     };
-    // Named after the function (minus any `r#`), which is unique in its module because
-    // Rocket already claims the same name for the route's own struct.
-    let policy = format_ident!("__linktoken_policy_{}", func.sig.ident);
+    let policy = func.sig.ident.clone();
 
     let mut errors = Errors::default();
     // Attribute macros expand outermost first, so if Rocket's attribute was above ours it
@@ -138,14 +137,14 @@ mod tests {
                 todo!()
             }
         });
-        assert_eq!(handler.policy, "__linktoken_policy_unsubscribe");
+        assert_eq!(handler.policy, "unsubscribe");
         assert_eq!(
             handler.func.into_token_stream().to_string(),
             quote! {
                 #[post("/unsubscribe/<list>", data = "<form>")]
                 async fn unsubscribe(
                     list: i64,
-                    user: TokenUser<Subscriber, __linktoken_policy_unsubscribe>,
+                    user: TokenUser<Subscriber, unsubscribe>,
                     form: Form<Confirm>
                 ) -> Template {
                     todo!()
@@ -169,7 +168,7 @@ mod tests {
                 #[doc = "before"]
                 #[rocket::get("/")]
                 #[allow(unused)]
-                fn page(user: ::rocket_linktoken::TokenUser<crate::Subscriber, __linktoken_policy_page>) {}
+                fn page(user: ::rocket_linktoken::TokenUser<crate::Subscriber, page>) {}
             }
             .to_string()
         );
@@ -178,18 +177,18 @@ mod tests {
     #[test]
     fn every_route_attribute_is_recognised() {
         for method in ROUTE_ATTRIBUTES {
-            let method = format_ident!("{method}");
+            let method = quote::format_ident!("{method}");
             accepted(quote!(#[#method("/")] fn page(user: TokenUser<U>) {}));
         }
     }
 
     #[test]
-    fn raw_function_names_give_plain_markers() {
+    fn a_raw_function_name_names_rocket_s_struct_as_written() {
         let handler = accepted(quote!(
             #[get("/")]
             fn r#type(user: TokenUser<U>) {}
         ));
-        assert_eq!(handler.policy, "__linktoken_policy_type");
+        assert_eq!(handler.policy, "r#type");
     }
 
     #[test]

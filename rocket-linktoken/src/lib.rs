@@ -13,6 +13,7 @@ mod json;
 mod keys;
 mod link;
 mod redact;
+mod route;
 mod scope;
 mod store;
 mod target;
@@ -71,4 +72,6 @@ pub use rocket_linktoken_macros::expiring_link;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::guard::Policy;
+    pub use crate::route::{route_spec, LinkRoute};
+    pub use rocket;
 }

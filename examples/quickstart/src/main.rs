@@ -4,7 +4,7 @@ use rocket::fairing::{self, AdHoc};
 use rocket::form::Form;
 use rocket::{get, launch, post, routes, Build, FromForm, Request, Rocket, State};
 use rocket_db_pools::{sqlx, Database};
-use rocket_linktoken::{expiring_link, BoxError, Issuer, LinkSpec, LinkUser, TokenUser};
+use rocket_linktoken::{expiring_link, route_link, BoxError, Issuer, LinkUser, TokenUser};
 
 #[derive(Database)]
 #[database("quickstart")]
@@ -65,14 +65,11 @@ fn unsubscribe(
 }
 
 /// Issuing is signing only: no database, no I/O. (A real site issues links where it writes
-/// its emails, not on a public route.)
+/// its emails, not on a public route.) `route_link!` takes the scope and the cap from the
+/// route's `#[expiring_link]` and the target from Rocket's `uri!`, so they never drift apart.
 #[get("/link/<id>")]
 fn make_link(id: i64, issuer: &State<Issuer>) -> Result<String, rocket_linktoken::Error> {
-    let link = issuer.issue(&LinkSpec::new(
-        id.to_string(),
-        "unsubscribe",
-        "/unsubscribe/1",
-    ))?;
+    let link = issuer.issue(&route_link!(unsubscribe(list = 1), user = id.to_string()))?;
     Ok(link.url) // https://news.example.com/unsubscribe/1?rt=eyJ...
 }
 
