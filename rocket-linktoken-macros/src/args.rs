@@ -121,6 +121,13 @@ fn parse_scope(meta: &Meta) -> syn::Result<LitStr> {
         Ok(other) => return Err(not_a_string(other)),
         Err(other) => return Err(not_a_string(other)),
     };
+    // rustc would refuse the suffix only later, on the copy of the literal the macro emits.
+    if !literal.suffix().is_empty() {
+        return Err(syn::Error::new_spanned(
+            literal,
+            "`scope` takes a string literal without a suffix",
+        ));
+    }
     let value = literal.value();
     if value.is_empty() {
         return Err(syn::Error::new_spanned(
@@ -159,6 +166,14 @@ fn parse_max_uses(meta: &Meta, errors: &mut Errors) -> Option<u32> {
         errors.spanned(literal, "`max_uses` must be at least 1");
         return None;
     }
+    // The macro emits the number, not the literal: rustc never sees the suffix.
+    if !matches!(literal.suffix(), "" | "u32") {
+        errors.spanned(
+            literal,
+            "`max_uses` is a u32; write the number without a suffix, or with `u32`",
+        );
+        return None;
+    }
     match literal.base10_parse::<u32>() {
         Ok(0) => errors.spanned(literal, "`max_uses` must be at least 1"),
         Ok(n) => return Some(n),
@@ -175,6 +190,9 @@ fn not_an_integer(tokens: &dyn quote::ToTokens, errors: &mut Errors) -> Option<u
     );
     None
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {
@@ -293,6 +311,27 @@ mod tests {
         assert_eq!(
             error_messages(quote!(scope = "s", max_uses = 4294967296)),
             ["`max_uses` must be at most 4294967295"]
+        );
+    }
+
+    #[test]
+    fn literal_suffixes_are_refused_but_u32() {
+        assert_eq!(
+            error_messages(quote!(scope = "s"x)),
+            ["`scope` takes a string literal without a suffix"]
+        );
+        let not_u32 = ["`max_uses` is a u32; write the number without a suffix, or with `u32`"];
+        assert_eq!(
+            error_messages(quote!(scope = "s", max_uses = 300u8)),
+            not_u32
+        );
+        assert_eq!(
+            error_messages(quote!(scope = "s", max_uses = 5xyz)),
+            not_u32
+        );
+        assert_eq!(
+            accepted(quote!(scope = "s", max_uses = 5u32)).max_uses,
+            Some(5)
         );
     }
 

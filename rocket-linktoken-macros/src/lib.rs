@@ -39,6 +39,8 @@
 mod args;
 mod errors;
 mod expand;
+#[cfg(test)]
+mod fuzzing;
 mod handler;
 mod scope;
 

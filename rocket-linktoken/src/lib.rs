@@ -7,6 +7,8 @@ mod config;
 mod context;
 mod error;
 mod fairing;
+#[cfg(test)]
+mod fuzzing;
 mod guard;
 mod header;
 mod json;

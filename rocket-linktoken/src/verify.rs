@@ -251,6 +251,9 @@ fn tag(segment: &str) -> Result<Option<[u8; TAG_LEN]>, Error> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,1 @@
+../../rocket-linktoken/src/fuzzing.rs
