@@ -16,7 +16,7 @@ mod redact;
 mod scope;
 mod store;
 mod target;
-#[cfg(feature = "tera")]
+#[cfg(any(feature = "tera", feature = "handlebars", feature = "minijinja"))]
 pub mod templates;
 mod verify;
 
