@@ -88,6 +88,20 @@ fn hand_made(alg: &str, secret: &str, jti: &str, extra_claims: &str) -> String {
     )
 }
 
+/// The header lines shown for `subscriber`'s next email of `list`, as the page says them.
+fn shown_headers(index: &str, subscriber: u32, list: u32) -> Option<Vec<String>> {
+    let open =
+        format!(r#"<pre class="headers" data-subscriber="{subscriber}" data-list="{list}">"#);
+    let (_, after) = index.split_once(&open)?;
+    let block = after.split("</pre>").next().unwrap_or_default();
+    let unescaped = block
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#x2F;", "/")
+        .replace("&amp;", "&");
+    Some(unescaped.lines().map(String::from).collect())
+}
+
 backend_tests! {
     fn a_restart_on_the_same_database_keeps_the_ledger(backend) {
         let Some(db) = TestDb::create(backend) else { return };
@@ -546,5 +560,41 @@ backend_tests! {
             }
         }
         assert_eq!(server.get("/health").status, 200, "the server is still up");
+    }
+
+    fn the_index_shows_one_click_headers_that_unsubscribe_with_one_post(backend) {
+        let Some(db) = TestDb::create(backend) else { return };
+        let figment = linktoken_tests::newsletter_figment(&db)
+            .merge(("linktoken.base_url", "https://news.example.com"));
+        let server = Server::launch(newsletter::rocket_with(figment), Some(db));
+        let index = server.get("/");
+        assert_eq!(index.status, 200);
+        assert_eq!(index.body.matches(r#"<pre class="headers""#).count(), 3 * 2, "{}", index.body);
+        let headers = shown_headers(&index.body, 2, 2).expect("Grace's headers for list 2");
+        let [unsubscribe, post] = headers.as_slice() else { panic!("two headers: {headers:?}") };
+        assert_eq!(post, "List-Unsubscribe-Post: List-Unsubscribe=One-Click");
+        let url = unsubscribe
+            .strip_prefix("List-Unsubscribe: <https://news.example.com")
+            .and_then(|rest| rest.strip_suffix('>'))
+            .unwrap_or_else(|| panic!("one https URL in brackets: {unsubscribe}"));
+        assert!(url.starts_with("/unsubscribe/2?rt=ey"), "{url}");
+
+        let response = server.post_form(url, "List-Unsubscribe=One-Click");
+        assert_eq!(response.status, 200);
+        assert!(response.body.contains("grace@example.com will no longer receive Release announcements"));
+        assert_eq!(server.post_form(url, "List-Unsubscribe=One-Click").status, 410);
+        let index = server.get("/").body;
+        assert_eq!(shown_headers(&index, 2, 2), None, "no more emails of list 2 to Grace");
+        assert!(shown_headers(&index, 2, 1).is_some());
+        assert!(shown_headers(&index, 3, 2).is_some());
+    }
+
+    fn without_an_https_base_url_the_index_says_why_no_headers(backend) {
+        let Some(server) = server(backend) else { return };
+        let index = server.get("/").body;
+        assert_eq!(shown_headers(&index, 1, 1), None);
+        let refusal = r#"<p class="refused" data-subscriber="1" data-list="1">Weekly digest: A link could not be made: one-click unsubscribe headers (RFC 8058) need an absolute https URL, and this link&#x27;s is relative: set `linktoken.base_url` to the site&#x27;s https address.</p>"#;
+        assert!(index.contains(refusal), "{index}");
+        assert_eq!(index.matches(r#"<p class="refused""#).count(), 3 * 2);
     }
 }

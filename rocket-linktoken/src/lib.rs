@@ -19,8 +19,9 @@ mod route;
 mod scope;
 mod store;
 mod target;
-#[cfg(feature = "tera")]
+#[cfg(any(feature = "tera", feature = "handlebars", feature = "minijinja"))]
 pub mod templates;
+mod unsubscribe;
 mod verify;
 
 pub use claims::{Claims, MAX_JTI_LEN};
@@ -33,6 +34,7 @@ pub use keys::{KeyRing, MIN_SECRET_LEN};
 pub use link::{Issuer, Link, LinkSpec};
 pub use redact::RedactingLogger;
 pub use store::{Ledger, LedgerPool, TokenRecord, UseRecord};
+pub use unsubscribe::UnsubscribeHeaders;
 pub use verify::{Expected, Verifier, MAX_TOKEN_LEN};
 
 /// Protects a route with a link: `#[expiring_link(scope = "...", max_uses = N)]` or

@@ -3,7 +3,9 @@
 //! - `GET /health`: plain `ok`.
 //! - `GET /style.css`: the site's stylesheet; errors that are not refused links (404, 415,
 //!   422, 500, and a form that does not confirm) get the site's own pages.
-//! - `GET /`: the subscribers, each with the links their next email would carry.
+//! - `GET /`: the subscribers, each with the links their next email would carry, and the
+//!   RFC 8058 one-click unsubscribe headers of each list's next email (once `linktoken.base_url`
+//!   is an https address; until then, the sentence saying why there are none).
 //! - `GET /unsubscribe/<list>`: previews the link (spends nothing) and asks for confirmation,
 //!   so that mail scanners fetching the link do not unsubscribe anybody.
 //! - `POST /unsubscribe/<list>`: spends the one-time link, from the confirmation form

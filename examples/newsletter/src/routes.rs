@@ -5,7 +5,7 @@ use rocket::http::{ContentType, Status};
 use rocket::response::status::Custom;
 use rocket::{catch, catchers, get, post, routes, Catcher, Route, State};
 use rocket_dyn_templates::{context, Template};
-use rocket_linktoken::{expiring_link, LinkUser, TokenUser};
+use rocket_linktoken::{expiring_link, Issuer, LinkSpec, LinkUser, TokenUser};
 use serde::Serialize;
 
 use crate::data::{Newsletter, Subscriber, Subscription};
@@ -99,18 +99,66 @@ struct Row {
     /// What the subscriber's links are bound to.
     fingerprint: Option<String>,
     subscriptions: Vec<Subscription>,
+    /// The one-click unsubscribe headers of the next email of each list still received.
+    emails: Vec<EmailHeaders>,
 }
 
-/// What each subscriber's next email would link to, made by the template's `link` helper.
+/// The RFC 8058 headers of one list's next email to one subscriber, or why it can have none.
+#[derive(Serialize)]
+struct EmailHeaders {
+    list_id: i64,
+    list_name: String,
+    /// `(name, value)` of each header.
+    headers: Vec<(&'static str, String)>,
+    refused: Option<String>,
+}
+
+impl EmailHeaders {
+    /// Issues the email's unsubscribe link, bound to the address it goes to, as the link in its
+    /// body is. The example reads no mailbox, so the headers offer no `mailto:`.
+    fn next(issuer: &Issuer, subscriber: &Subscriber, list: &Subscription) -> Self {
+        let spec = LinkSpec::new(
+            subscriber.id.to_string(),
+            "unsubscribe",
+            format!("/unsubscribe/{}", list.list_id),
+        )
+        .fingerprint(subscriber.email.clone());
+        let headers = issuer
+            .issue(&spec)
+            .and_then(|link| link.unsubscribe_headers(None));
+        let (headers, refused) = match headers {
+            Ok(headers) => {
+                let pairs = headers.iter().map(|(n, v)| (n, v.to_string())).collect();
+                (pairs, None)
+            }
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        EmailHeaders {
+            list_id: list.list_id,
+            list_name: list.list_name.clone(),
+            headers,
+            refused,
+        }
+    }
+}
+
+/// What each subscriber's next email would link to, made by the template's `link` helper, and
+/// the one-click unsubscribe headers it would carry.
 #[get("/")]
-async fn index(data: &State<Newsletter>) -> Result<Template, Status> {
+async fn index(data: &State<Newsletter>, issuer: &State<Issuer>) -> Result<Template, Status> {
     let mut rows = Vec::new();
     for subscriber in data.subscribers().await.map_err(failed)? {
         let subscriptions = data.subscriptions(subscriber.id).await.map_err(failed)?;
+        let emails = subscriptions
+            .iter()
+            .filter(|s| s.active)
+            .map(|list| EmailHeaders::next(issuer, &subscriber, list))
+            .collect();
         rows.push(Row {
             fingerprint: subscriber.fingerprint(),
             subscriber,
             subscriptions,
+            emails,
         });
     }
     Ok(Template::render("index", context! { rows }))
