@@ -178,6 +178,60 @@ macro_rules! common_statements {
                 .transpose()
         }
 
+        pub(super) async fn schema_version(pool: &$pool) -> Result<Option<i64>, $crate::Error> {
+            let version: Result<Option<i64>, _> =
+                rocket_db_pools::sqlx::query_scalar($crate::store::sql::SCHEMA_VERSION)
+                    .fetch_one(pool)
+                    .await;
+            match version.map_err($crate::Error::from) {
+                Err(e) if $crate::store::missing_table(&e) => Ok(None),
+                version => version,
+            }
+        }
+
+        pub(super) async fn report(
+            pool: &$pool,
+            filter: &$crate::store::ReportFilter,
+            by: $crate::store::ReportBy,
+        ) -> Result<Vec<(Option<String>, i64)>, $crate::Error> {
+            use rocket_db_pools::sqlx::Row as _;
+            let rows = rocket_db_pools::sqlx::query(by.sql())
+                .bind(filter.scope.as_deref())
+                .bind(filter.since.map(|t| t.timestamp()))
+                .bind(filter.until.map(|t| t.timestamp()))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get("grp")?, row.try_get("n")?)))
+                .collect()
+        }
+
+        pub(super) async fn prune_uses(
+            pool: &$pool,
+            before: i64,
+            batch: i64,
+        ) -> Result<u64, $crate::Error> {
+            let done = rocket_db_pools::sqlx::query($crate::store::sql::PRUNE_USES)
+                .bind(before)
+                .bind(batch)
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected())
+        }
+
+        pub(super) async fn prune_expired(
+            pool: &$pool,
+            before: i64,
+            batch: i64,
+        ) -> Result<u64, $crate::Error> {
+            let done = rocket_db_pools::sqlx::query($crate::store::sql::PRUNE_EXPIRED)
+                .bind(before)
+                .bind(batch)
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected())
+        }
+
         pub(super) async fn uses(
             pool: &$pool,
             jti: &str,
@@ -221,6 +275,44 @@ mod sql {
     pub(super) const USES: &str = "SELECT id, jti, sub, scope, method, path, client_ip,
             user_agent, status, outcome, used_at
          FROM linktoken_uses WHERE jti = $1 ORDER BY id";
+
+    /// The version of the tables; fails with a missing table when the library never made them.
+    pub(super) const SCHEMA_VERSION: &str = "SELECT max(version) FROM linktoken_schema";
+
+    /// Counts attempts of scope `$1` from `$2` (included) to `$3` (excluded), each optional,
+    /// grouped by `$key` read as text; groups in the key's order, the empty key last (where
+    /// the dialects disagree by default).
+    macro_rules! report {
+        ($key:literal) => {
+            concat!(
+                "SELECT CAST(",
+                $key,
+                " AS TEXT) AS grp, count(*) AS n FROM linktoken_uses
+                 WHERE ($1 IS NULL OR scope = $1) AND ($2 IS NULL OR used_at >= $2)
+                   AND ($3 IS NULL OR used_at < $3)
+                 GROUP BY ",
+                $key,
+                " ORDER BY ",
+                $key,
+                " IS NULL, ",
+                $key
+            )
+        };
+    }
+    /// Days count from the unix epoch: integer division on both dialects.
+    pub(super) const REPORT_BY_DAY: &str = report!("used_at / 86400");
+    pub(super) const REPORT_BY_SCOPE: &str = report!("scope");
+    pub(super) const REPORT_BY_OUTCOME: &str = report!("outcome");
+    pub(super) const REPORT_BY_STATUS: &str = report!("status");
+
+    /// Deletes at most `$2` attempts that arrived before `$1`, oldest first.
+    pub(super) const PRUNE_USES: &str = "DELETE FROM linktoken_uses WHERE id IN
+        (SELECT id FROM linktoken_uses WHERE used_at < $1 ORDER BY id LIMIT $2)";
+
+    /// Deletes at most `$2` rows of links that expired before `$1`. Rows of links revoked by
+    /// id before any use have no expiry and stay.
+    pub(super) const PRUNE_EXPIRED: &str = "DELETE FROM linktoken_tokens WHERE jti IN
+        (SELECT jti FROM linktoken_tokens WHERE expires_at < $1 LIMIT $2)";
 }
 
 /// The request a use is recorded for.
@@ -507,6 +599,79 @@ pub struct UseRecord {
     pub used_at: DateTime<Utc>,
 }
 
+/// Which attempts [`Ledger::report`] counts: all of them, unless narrowed.
+///
+/// ```
+/// use chrono::{TimeDelta, Utc};
+/// use rocket_linktoken::ReportFilter;
+///
+/// let last_week = ReportFilter {
+///     scope: Some("unsubscribe".into()),
+///     since: Some(Utc::now() - TimeDelta::days(7)),
+///     until: None,
+/// };
+/// # let _ = last_week;
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportFilter {
+    /// Only attempts with links of this scope.
+    pub scope: Option<String>,
+    /// Only attempts that arrived at this time or later.
+    pub since: Option<DateTime<Utc>>,
+    /// Only attempts that arrived before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// How [`Ledger::report`] groups the attempts it counts.
+///
+/// ```
+/// use rocket_linktoken::ReportBy;
+///
+/// assert_eq!(ReportBy::Outcome.name(), "outcome");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportBy {
+    /// The UTC day the attempt arrived, `YYYY-MM-DD`.
+    Day,
+    /// The link's scope.
+    Scope,
+    /// The `outcome` column: `spent`, `returned`, `preview`, or a refusal's code.
+    Outcome,
+    /// The HTTP status sent; no key for attempts whose status is not written (yet).
+    Status,
+}
+
+impl ReportBy {
+    /// The grouping's name, lower case: the column heading of a report.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportBy::Day => "day",
+            ReportBy::Scope => "scope",
+            ReportBy::Outcome => "outcome",
+            ReportBy::Status => "status",
+        }
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            ReportBy::Day => sql::REPORT_BY_DAY,
+            ReportBy::Scope => sql::REPORT_BY_SCOPE,
+            ReportBy::Outcome => sql::REPORT_BY_OUTCOME,
+            ReportBy::Status => sql::REPORT_BY_STATUS,
+        }
+    }
+}
+
+/// One group of a [`Ledger::report`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    /// The group: a day (`2026-11-30`), a scope, an outcome, or a status (`200`); `None` for
+    /// attempts whose status is not written.
+    pub key: Option<String>,
+    /// Attempts in the group.
+    pub count: i64,
+}
+
 impl Ledger {
     fn new(backend: Backend) -> Ledger {
         Ledger {
@@ -516,8 +681,16 @@ impl Ledger {
         }
     }
 
-    /// The same ledger, tolerating `leeway` seconds of clock skew in user revocations.
-    pub(crate) fn with_skew(mut self, leeway: u32) -> Ledger {
+    /// The same ledger, tolerating `leeway` seconds of clock skew in user revocations, as the
+    /// fairing's ledger does with the configured `leeway`: a revocation covers links whose
+    /// `iat` is up to `leeway` seconds after it.
+    ///
+    /// ```no_run
+    /// # fn f(ledger: rocket_linktoken::Ledger) {
+    /// let ledger = ledger.with_skew(5);
+    /// # let _ = ledger; }
+    /// ```
+    pub fn with_skew(mut self, leeway: u32) -> Ledger {
         self.skew = i64::from(leeway);
         self
     }
@@ -574,8 +747,20 @@ impl Ledger {
         }
     }
 
-    /// Whether a genuine link still has a use left, without spending it (previews, HEAD).
-    pub(crate) async fn check(&self, claims: &Claims) -> Result<(), Error> {
+    /// Whether a genuine link still has a use left, without spending it (as previews and
+    /// `HEAD` requests are checked): [`Error::Revoked`] when it, or its user, was revoked;
+    /// [`Error::UsedUp`] when every use its last cap allowed is spent.
+    ///
+    /// ```no_run
+    /// # async fn f(ledger: &rocket_linktoken::Ledger, verifier: &rocket_linktoken::Verifier, token: &str) -> Result<(), rocket_linktoken::Error> {
+    /// let claims = verifier.authenticate(token)?;
+    /// match ledger.check(&claims).await {
+    ///     Ok(()) => println!("{} has a use left", claims.jti()),
+    ///     Err(why) => println!("{} is refused: {}", claims.jti(), why.code()),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn check(&self, claims: &Claims) -> Result<(), Error> {
         match dispatch!(self.state(claims, self.issued(claims)))? {
             LinkState { revoked: true, .. } => Err(Error::Revoked),
             LinkState { used_up: true, .. } => Err(Error::UsedUp),
@@ -656,6 +841,134 @@ impl Ledger {
         self.flush().await;
         dispatch!(self.uses(jti))
     }
+
+    /// The version of the library's tables in this database, `None` when they were never
+    /// created there: a check for tools that read a database without creating anything.
+    ///
+    /// ```no_run
+    /// # async fn f(ledger: &rocket_linktoken::Ledger) -> Result<(), rocket_linktoken::Error> {
+    /// if ledger.schema_version().await?.is_none() {
+    ///     println!("the application has not run on this database yet");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn schema_version(&self) -> Result<Option<i64>, Error> {
+        dispatch!(self.schema_version())
+    }
+
+    /// Counts the attempts of `linktoken_uses` that `filter` selects, in groups, in the
+    /// groups' order (days and statuses in numeric order, the attempts without a status last).
+    ///
+    /// ```no_run
+    /// # async fn f(ledger: &rocket_linktoken::Ledger) -> Result<(), rocket_linktoken::Error> {
+    /// use rocket_linktoken::{ReportBy, ReportFilter};
+    ///
+    /// for row in ledger.report(&ReportFilter::default(), ReportBy::Outcome).await? {
+    ///     println!("{:?}: {}", row.key, row.count);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn report(
+        &self,
+        filter: &ReportFilter,
+        by: ReportBy,
+    ) -> Result<Vec<ReportRow>, Error> {
+        self.flush().await;
+        let groups = dispatch!(self.report(filter, by))?;
+        Ok(groups
+            .into_iter()
+            .map(|(key, count)| ReportRow {
+                key: match by {
+                    ReportBy::Day => key.map(|day| day_name(&day)),
+                    _ => key,
+                },
+                count,
+            })
+            .collect())
+    }
+
+    /// Deletes the attempts that arrived before `before` from `linktoken_uses`, `batch` rows
+    /// per statement (oldest first) so no statement holds the table for long, calling
+    /// `progress` with the running total after each batch. Returns how many rows went.
+    ///
+    /// The audit log only: a link's use count lives in `linktoken_tokens` and is unchanged.
+    ///
+    /// ```no_run
+    /// # async fn f(ledger: &rocket_linktoken::Ledger) -> Result<(), rocket_linktoken::Error> {
+    /// use chrono::{TimeDelta, Utc};
+    ///
+    /// let cutoff = Utc::now() - TimeDelta::days(90);
+    /// let deleted = ledger.prune_uses(cutoff, 1000, |so_far| eprintln!("{so_far}...")).await?;
+    /// println!("{deleted} attempts deleted");
+    /// # Ok(()) }
+    /// ```
+    pub async fn prune_uses(
+        &self,
+        before: DateTime<Utc>,
+        batch: u32,
+        progress: impl FnMut(u64),
+    ) -> Result<u64, Error> {
+        self.flush().await;
+        let (before, batch) = (before.timestamp(), i64::from(batch.max(1)));
+        let mut progress = progress;
+        let mut total = 0;
+        loop {
+            let deleted = dispatch!(self.prune_uses(before, batch))?;
+            total += deleted;
+            if deleted == 0 {
+                return Ok(total);
+            }
+            progress(total);
+        }
+    }
+
+    /// Deletes the `linktoken_tokens` rows of links that expired before `before`, `batch`
+    /// rows per statement, calling `progress` with the running total after each batch.
+    /// Returns how many rows went.
+    ///
+    /// An expired link is refused whatever its row says, so its row is no longer needed once
+    /// `before` is at least `leeway` seconds in the past. Rows of links revoked by id before
+    /// any use carry no expiry and stay; the links' attempts in `linktoken_uses` stay too.
+    ///
+    /// ```no_run
+    /// # async fn f(ledger: &rocket_linktoken::Ledger) -> Result<(), rocket_linktoken::Error> {
+    /// use chrono::{TimeDelta, Utc};
+    ///
+    /// let deleted = ledger.prune_expired(Utc::now() - TimeDelta::minutes(5), 1000, |_| ()).await?;
+    /// println!("{deleted} expired links forgotten");
+    /// # Ok(()) }
+    /// ```
+    pub async fn prune_expired(
+        &self,
+        before: DateTime<Utc>,
+        batch: u32,
+        progress: impl FnMut(u64),
+    ) -> Result<u64, Error> {
+        self.flush().await;
+        let (before, batch) = (before.timestamp(), i64::from(batch.max(1)));
+        let mut progress = progress;
+        let mut total = 0;
+        loop {
+            let deleted = dispatch!(self.prune_expired(before, batch))?;
+            total += deleted;
+            if deleted == 0 {
+                return Ok(total);
+            }
+            progress(total);
+        }
+    }
+}
+
+/// A day counted from the unix epoch as `YYYY-MM-DD`; the count itself if it is no day.
+fn day_name(days: &str) -> String {
+    days.parse::<i64>()
+        .ok()
+        .and_then(|days| days.checked_mul(86_400))
+        .and_then(time)
+        .map_or_else(
+            || days.to_string(),
+            |day| day.format("%Y-%m-%d").to_string(),
+        )
 }
 
 /// Unix seconds to a time, for the public records.

@@ -181,10 +181,12 @@ enum Connection {
 
 impl Connection {
     async fn open(backend: &Backend) -> Result<Connection, Error> {
-        use rocket_db_pools::sqlx::ConnectOptions as _;
         Ok(match backend {
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(pool) => Connection::Sqlite(pool.connect_options().connect().await?),
+            Backend::Sqlite(pool) => {
+                use rocket_db_pools::sqlx::ConnectOptions as _;
+                Connection::Sqlite(pool.connect_options().connect().await?)
+            }
             #[cfg(feature = "postgres")]
             Backend::Postgres(pool) => {
                 Connection::Postgres(Box::new(super::postgres::open(pool).await?))
