@@ -910,16 +910,11 @@ impl Ledger {
     ) -> Result<u64, Error> {
         self.flush().await;
         let (before, batch) = (before.timestamp(), i64::from(batch.max(1)));
-        let mut progress = progress;
-        let mut total = 0;
-        loop {
-            let deleted = dispatch!(self.prune_uses(before, batch))?;
-            total += deleted;
-            if deleted == 0 {
-                return Ok(total);
-            }
-            progress(total);
-        }
+        in_batches(
+            || async move { dispatch!(self.prune_uses(before, batch)) },
+            progress,
+        )
+        .await
     }
 
     /// Deletes the `linktoken_tokens` rows of links that expired before `before`, `batch`
@@ -946,16 +941,11 @@ impl Ledger {
     ) -> Result<u64, Error> {
         self.flush().await;
         let (before, batch) = (before.timestamp(), i64::from(batch.max(1)));
-        let mut progress = progress;
-        let mut total = 0;
-        loop {
-            let deleted = dispatch!(self.prune_expired(before, batch))?;
-            total += deleted;
-            if deleted == 0 {
-                return Ok(total);
-            }
-            progress(total);
-        }
+        in_batches(
+            || async move { dispatch!(self.prune_expired(before, batch)) },
+            progress,
+        )
+        .await
     }
 }
 
@@ -969,6 +959,24 @@ fn day_name(days: &str) -> String {
             || days.to_string(),
             |day| day.format("%Y-%m-%d").to_string(),
         )
+}
+
+/// Runs `delete`, one batch of deletions, until a batch deletes nothing, calling `progress` with
+/// the running total after each; returns the total.
+async fn in_batches<F, Deleting>(mut delete: F, mut progress: impl FnMut(u64)) -> Result<u64, Error>
+where
+    F: FnMut() -> Deleting,
+    Deleting: std::future::Future<Output = Result<u64, Error>>,
+{
+    let mut total = 0;
+    loop {
+        let deleted = delete().await?;
+        if deleted == 0 {
+            return Ok(total);
+        }
+        total += deleted;
+        progress(total);
+    }
 }
 
 /// Unix seconds to a time, for the public records.
