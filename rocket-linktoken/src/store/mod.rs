@@ -206,25 +206,14 @@ macro_rules! common_statements {
                 .collect()
         }
 
-        pub(super) async fn prune_uses(
+        /// Runs one batch of a prune (`sql::PRUNE_USES` or `sql::PRUNE_EXPIRED`).
+        pub(super) async fn prune(
             pool: &$pool,
+            statement: &'static str,
             before: i64,
             batch: i64,
         ) -> Result<u64, $crate::Error> {
-            let done = rocket_db_pools::sqlx::query($crate::store::sql::PRUNE_USES)
-                .bind(before)
-                .bind(batch)
-                .execute(pool)
-                .await?;
-            Ok(done.rows_affected())
-        }
-
-        pub(super) async fn prune_expired(
-            pool: &$pool,
-            before: i64,
-            batch: i64,
-        ) -> Result<u64, $crate::Error> {
-            let done = rocket_db_pools::sqlx::query($crate::store::sql::PRUNE_EXPIRED)
+            let done = rocket_db_pools::sqlx::query(statement)
                 .bind(before)
                 .bind(batch)
                 .execute(pool)
@@ -911,7 +900,7 @@ impl Ledger {
         self.flush().await;
         let (before, batch) = (before.timestamp(), i64::from(batch.max(1)));
         in_batches(
-            || async move { dispatch!(self.prune_uses(before, batch)) },
+            || async move { dispatch!(self.prune(sql::PRUNE_USES, before, batch)) },
             progress,
         )
         .await
@@ -942,7 +931,7 @@ impl Ledger {
         self.flush().await;
         let (before, batch) = (before.timestamp(), i64::from(batch.max(1)));
         in_batches(
-            || async move { dispatch!(self.prune_expired(before, batch)) },
+            || async move { dispatch!(self.prune(sql::PRUNE_EXPIRED, before, batch)) },
             progress,
         )
         .await
