@@ -302,6 +302,18 @@ fn link_revoked_by_id_inspects_as_revoked(site: &Site) {
     );
 }
 
+/// A `jti` is base64url, so one link in 64 has an id beginning with `-`: not a flag.
+fn an_id_beginning_with_a_hyphen_is_revoked(site: &Site) {
+    site.create_tables();
+    let run = site.run(&["revoke", "--jti", "-oCCLIRqRmwEIhW3r5u5Aw"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "revoked the link -oCCLIRqRmwEIhW3r5u5Aw\n", "")
+    );
+    let run = site.run(&["revoke", "--user", "-7"]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+}
+
 fn user_revocation_covers_that_users_links_of_that_scope(site: &Site) {
     site.create_tables();
     let (_, revoked) = site.issue(&["--user", "7", "--scope", "s", "--target", "/a"]);
@@ -459,6 +471,7 @@ on_every_backend!(
     issued_link_inspects_as_valid,
     tampered_token_is_refused_for_its_signature,
     link_revoked_by_id_inspects_as_revoked,
+    an_id_beginning_with_a_hyphen_is_revoked,
     user_revocation_covers_that_users_links_of_that_scope,
     report_counts_attempts_in_each_format,
     prune_deletes_old_attempts_and_expired_links,

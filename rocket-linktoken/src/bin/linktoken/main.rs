@@ -52,7 +52,7 @@ enum Command {
 #[derive(Debug, Args)]
 struct IssueArgs {
     /// The user the link is for.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     user: String,
     /// The action it allows: the route's `#[expiring_link(scope = ...)]`.
     #[arg(long)]
@@ -73,16 +73,17 @@ struct IssueArgs {
 
 #[derive(Debug, Args)]
 struct RevokeArgs {
-    /// The link id (`jti`) to revoke.
+    /// The link id (`jti`) to revoke. Ids are base64url, so one may begin with `-`.
     #[arg(
         long,
         value_name = "ID",
         required_unless_present = "user",
-        conflicts_with = "user"
+        conflicts_with = "user",
+        allow_hyphen_values = true
     )]
     jti: Option<String>,
     /// The user whose links to revoke.
-    #[arg(long, value_name = "U")]
+    #[arg(long, value_name = "U", allow_hyphen_values = true)]
     user: Option<String>,
     /// Only the user's links of this scope.
     #[arg(long, value_name = "S", conflicts_with = "jti")]
