@@ -897,13 +897,7 @@ impl Ledger {
         batch: u32,
         progress: impl FnMut(u64),
     ) -> Result<u64, Error> {
-        self.flush().await;
-        let (before, batch) = (before.timestamp(), i64::from(batch.max(1)));
-        in_batches(
-            || async move { dispatch!(self.prune(sql::PRUNE_USES, before, batch)) },
-            progress,
-        )
-        .await
+        self.prune(sql::PRUNE_USES, before, batch, progress).await
     }
 
     /// Deletes the `linktoken_tokens` rows of links that expired before `before`, `batch`
@@ -928,13 +922,30 @@ impl Ledger {
         batch: u32,
         progress: impl FnMut(u64),
     ) -> Result<u64, Error> {
+        self.prune(sql::PRUNE_EXPIRED, before, batch, progress)
+            .await
+    }
+
+    /// Runs a prune `statement` (`$1`: the cutoff, `$2`: rows per batch) until a batch deletes
+    /// nothing, calling `progress` with the running total after each; returns the total.
+    async fn prune(
+        &self,
+        statement: &'static str,
+        before: DateTime<Utc>,
+        batch: u32,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64, Error> {
         self.flush().await;
         let (before, batch) = (before.timestamp(), i64::from(batch.max(1)));
-        in_batches(
-            || async move { dispatch!(self.prune(sql::PRUNE_EXPIRED, before, batch)) },
-            progress,
-        )
-        .await
+        let mut total = 0;
+        loop {
+            let deleted = dispatch!(self.prune(statement, before, batch))?;
+            if deleted == 0 {
+                return Ok(total);
+            }
+            total += deleted;
+            progress(total);
+        }
     }
 }
 
@@ -948,24 +959,6 @@ fn day_name(days: &str) -> String {
             || days.to_string(),
             |day| day.format("%Y-%m-%d").to_string(),
         )
-}
-
-/// Runs `delete`, one batch of deletions, until a batch deletes nothing, calling `progress` with
-/// the running total after each; returns the total.
-async fn in_batches<F, Deleting>(mut delete: F, mut progress: impl FnMut(u64)) -> Result<u64, Error>
-where
-    F: FnMut() -> Deleting,
-    Deleting: std::future::Future<Output = Result<u64, Error>>,
-{
-    let mut total = 0;
-    loop {
-        let deleted = delete().await?;
-        if deleted == 0 {
-            return Ok(total);
-        }
-        total += deleted;
-        progress(total);
-    }
 }
 
 /// Unix seconds to a time, for the public records.
