@@ -1,5 +1,8 @@
-//! The template helper in every engine: a link rendered into an HTML page and into a text
-//! email, read back as a browser or a mail reader would, then opened over HTTP.
+//! The template helper in every engine: a link to a route, named by its handler, rendered
+//! into an HTML page and into a text email, read back as a browser or a mail reader would,
+//! then opened over HTTP.
+
+use std::path::PathBuf;
 
 use rocket::{get, routes, Build, Rocket};
 use rocket_db_pools::Database;
@@ -18,17 +21,27 @@ fn welcome(list: u32, user: TokenUser<Member>) -> String {
     format!("welcome {} to list {list}", user.0)
 }
 
-/// Renders the template `name` for member 2, with a link to list 7's welcome page.
+#[expiring_link(scope = "archive", max_uses = 1)]
+#[get("/issue/<issue>/<path..>?<lang>")]
+fn archive(issue: u32, path: PathBuf, lang: Option<&str>, user: TokenUser<Member>) -> String {
+    format!("issue {issue} {} {lang:?} for {}", path.display(), user.0)
+}
+
+/// Renders the template `name` for member 2, with a link to list 7's welcome page (or to
+/// issue 3 of the archive).
 #[get("/render/<name>")]
 fn render(name: &str) -> Template {
     Template::render(
         name.to_owned(),
-        context! { member: 2, target: "/welcome?list=7" },
+        context! {
+            member: 2, list: 7, target: "/welcome?list=7",
+            issue: 3, path: "caf\u{e9} au lait/x&y", lang: "fr",
+        },
     )
 }
 
-fn app(db: &TestDb) -> Rocket<Build> {
-    let figment = rocket::Config::figment()
+fn figment(db: &TestDb) -> rocket::figment::Figment {
+    rocket::Config::figment()
         .merge(("port", 0))
         .merge(("address", "127.0.0.1"))
         .merge(("log_level", "off"))
@@ -39,12 +52,20 @@ fn app(db: &TestDb) -> Rocket<Build> {
         ))
         .merge(("linktoken.secret", SECRET))
         .merge(("linktoken.base_url", BASE_URL))
-        .merge(("databases.app.url", &db.url));
-    rocket::custom(figment)
+        .merge(("databases.app.url", &db.url))
+}
+
+fn app(db: &TestDb) -> Rocket<Build> {
+    rocket::custom(figment(db))
         .mount("/", routes![welcome, render])
+        .mount("/archive", routes![archive])
         .attach(SqliteDb::init())
         .attach(rocket_linktoken::fairing::<SqliteDb>())
-        .attach(rocket_linktoken::templates::fairing())
+        .attach(
+            rocket_linktoken::templates::fairing()
+                .route::<welcome>()
+                .route::<archive>(),
+        )
 }
 
 fn server() -> Server {
@@ -167,6 +188,60 @@ fn a_minijinja_page_link_read_as_a_browser_reads_it_opens_its_route_once() {
 #[test]
 fn a_minijinja_email_link_is_written_unescaped_and_opens_its_route_once() {
     email_link_opens_once("minijinja");
+}
+
+#[test]
+fn a_link_by_scope_and_target_opens_its_route_once() {
+    let server = server();
+    let email = server.get("/render/by-hand-tera");
+    assert_eq!(email.status, 200, "{}", email.body);
+    opens_once(&server, link_line(&email.body));
+}
+
+#[test]
+fn a_route_link_has_the_mount_point_and_every_parameter_encoded() {
+    let server = server();
+    let email = server.get("/render/archive-tera");
+    assert_eq!(email.status, 200, "{}", email.body);
+    let path = link_line(&email.body).strip_prefix(BASE_URL).unwrap();
+    assert!(
+        path.starts_with("/archive/issue/3/caf%C3%A9%20au%20lait/x%26y?lang=fr&rt=ey"),
+        "{path}"
+    );
+    let first = server.get(path);
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(
+        first.body,
+        "issue 3 caf\u{e9} au lait/x&y Some(\"fr\") for 2"
+    );
+    assert_eq!(server.get(path).status, 410);
+}
+
+#[test]
+fn a_parameter_the_route_does_not_have_fails_the_render() {
+    let server = server();
+    let email = server.get("/render/unknown-parameter-tera");
+    assert_eq!(email.status, 500, "{}", email.body);
+}
+
+#[test]
+fn naming_a_route_that_is_not_mounted_refuses_launch() {
+    let db = TestDb::create(Backend::Sqlite).expect("SQLite is always available");
+    let unmounted = rocket::custom(figment(&db))
+        .mount("/", routes![welcome])
+        .attach(rocket_linktoken::templates::fairing().route::<archive>());
+    let mounted_twice = app(&db).mount("/again", routes![archive]);
+    let runtime = rocket::tokio::runtime::Runtime::new().unwrap();
+    for rocket in [unmounted, mounted_twice] {
+        let error = runtime
+            .block_on(rocket.ignite())
+            .expect_err("launch must be refused");
+        let rocket::error::ErrorKind::FailedFairings(failed) = error.kind() else {
+            panic!("refused for another reason: {error}");
+        };
+        let failed: Vec<&str> = failed.iter().map(|info| info.name).collect();
+        assert_eq!(failed, ["rocket-linktoken templates"]);
+    }
 }
 
 #[test]

@@ -50,7 +50,11 @@ fn policy_and_handler(args: &Args, handler: &Handler) -> TokenStream {
             const PREVIEW: bool = #preview;
         }
 
-        impl ::rocket_linktoken::__private::LinkRoute for #policy {}
+        impl ::rocket_linktoken::__private::LinkRoute for #policy {
+            fn route() -> ::rocket_linktoken::__private::rocket::Route {
+                ::rocket_linktoken::__private::rocket::routes![#policy].remove(0)
+            }
+        }
 
         #func
     }
@@ -80,7 +84,11 @@ mod tests {
                     const PREVIEW: bool = false;
                 }
 
-                impl ::rocket_linktoken::__private::LinkRoute for unsubscribe {}
+                impl ::rocket_linktoken::__private::LinkRoute for unsubscribe {
+                    fn route() -> ::rocket_linktoken::__private::rocket::Route {
+                        ::rocket_linktoken::__private::rocket::routes![unsubscribe].remove(0)
+                    }
+                }
 
                 #[post("/unsubscribe/<list>", data = "<form>")]
                 async fn unsubscribe(
@@ -113,7 +121,11 @@ mod tests {
                     const PREVIEW: bool = true;
                 }
 
-                impl ::rocket_linktoken::__private::LinkRoute for confirm_page {}
+                impl ::rocket_linktoken::__private::LinkRoute for confirm_page {
+                    fn route() -> ::rocket_linktoken::__private::rocket::Route {
+                        ::rocket_linktoken::__private::rocket::routes![confirm_page].remove(0)
+                    }
+                }
 
                 #[get("/")]
                 pub(crate) fn confirm_page(user: TokenUser<Subscriber, confirm_page>) {}

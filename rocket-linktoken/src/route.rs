@@ -1,8 +1,9 @@
 //! Links derived from routes: the scope and cap come from the route's own `#[expiring_link]`
-//! and the target from Rocket's `uri!`, with the route named once, so the three cannot drift
-//! apart.
+//! and the target from Rocket's `uri!` (in Rust) or from the mounted route's URI (in
+//! templates), with the route named once, so the three cannot drift apart.
 
 use rocket::http::uri::Origin;
+use rocket::Route;
 
 use crate::guard::Policy;
 use crate::LinkSpec;
@@ -14,7 +15,10 @@ use crate::LinkSpec;
     label = "this route has no #[expiring_link] policy",
     note = "write `#[expiring_link(scope = \"...\")]` above the route attribute of `{Self}`"
 )]
-pub trait LinkRoute: Policy {}
+pub trait LinkRoute: Policy {
+    /// Rocket's route for the handler, as `routes!` makes it (not yet mounted).
+    fn route() -> Route;
+}
 
 /// The [`LinkSpec`] of a link to a route with `#[expiring_link]`: its scope and, unless it
 /// previews, its cap (`max_uses`, or none to take the configured default) from the route's

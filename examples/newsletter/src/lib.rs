@@ -59,7 +59,7 @@ pub fn rocket_with(figment: Figment) -> Rocket<Build> {
     let rocket = rocket::custom(figment)
         .mount("/", routes::routes())
         .register("/", routes::catchers())
-        .attach(rocket_linktoken::templates::fairing());
+        .attach(routes::templates());
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         rocket
             .attach(PgDb::init())

@@ -5,7 +5,8 @@ use rocket::http::{ContentType, Status};
 use rocket::response::status::Custom;
 use rocket::{catch, catchers, get, post, routes, Catcher, Route, State};
 use rocket_dyn_templates::{context, Template};
-use rocket_linktoken::{expiring_link, Issuer, LinkSpec, LinkUser, TokenUser};
+use rocket_linktoken::templates::TemplateLinks;
+use rocket_linktoken::{expiring_link, route_link, Issuer, LinkUser, TokenUser};
 use serde::Serialize;
 
 use crate::data::{Newsletter, Subscriber, Subscription};
@@ -22,6 +23,13 @@ pub(crate) fn routes() -> Vec<Route> {
 }
 
 /// The site's pages for errors that are not refused links (those get the library's pages).
+/// The templates, able to name the routes the index page makes links to.
+pub(crate) fn templates() -> TemplateLinks {
+    rocket_linktoken::templates::fairing()
+        .route::<confirm_unsubscribe>()
+        .route::<preferences>()
+}
+
 pub(crate) fn catchers() -> Vec<Catcher> {
     catchers![
         not_found,
@@ -117,12 +125,9 @@ impl EmailHeaders {
     /// Issues the email's unsubscribe link, bound to the address it goes to, as the link in its
     /// body is. The example reads no mailbox, so the headers offer no `mailto:`.
     fn next(issuer: &Issuer, subscriber: &Subscriber, list: &Subscription) -> Self {
-        let spec = LinkSpec::new(
-            subscriber.id.to_string(),
-            "unsubscribe",
-            format!("/unsubscribe/{}", list.list_id),
-        )
-        .fingerprint(subscriber.email.clone());
+        let user = subscriber.id.to_string();
+        let spec = route_link!(unsubscribe(list = list.list_id), user = user)
+            .fingerprint(subscriber.email.clone());
         let headers = issuer
             .issue(&spec)
             .and_then(|link| link.unsubscribe_headers(None));

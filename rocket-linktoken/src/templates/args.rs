@@ -4,21 +4,23 @@
 use chrono::TimeDelta;
 use serde_json::Value;
 
-use crate::{Error, Issuer, LinkSpec};
+use super::Links;
+use crate::{Error, LinkSpec};
 
 /// Every argument `link` takes, in the order its documentation gives them.
-const ARGUMENTS: &str = "user, scope, target, ttl, max_uses, data and fingerprint";
+const ARGUMENTS: &str = "user, scope, target or route (and the route's parameters), ttl, \
+                         max_uses, data and fingerprint";
 
 /// Issues the link a template's `link` call asks for and returns its URL.
 ///
 /// Unknown arguments are refused rather than ignored: a misspelt `max_use=1` would otherwise
 /// make a link of the default number of uses without anyone noticing.
 pub(super) fn issue<'a>(
-    issuer: &Issuer,
+    links: &Links,
     args: impl IntoIterator<Item = (&'a str, &'a Value)>,
 ) -> Result<String, Error> {
-    let spec = spec(args)?;
-    Ok(issuer.issue(&spec)?.url)
+    let spec = spec(links, args)?;
+    Ok(links.issuer.issue(&spec)?.url)
 }
 
 /// The message an engine's render error carries for a failed `link` call.
@@ -31,27 +33,33 @@ struct Args<'a> {
     user: Option<&'a Value>,
     scope: Option<&'a Value>,
     target: Option<&'a Value>,
+    route: Option<&'a Value>,
     ttl: Option<&'a Value>,
     max_uses: Option<&'a Value>,
     data: Option<&'a Value>,
     fingerprint: Option<&'a Value>,
+    /// Any other argument: a parameter of `route`, or a mistake.
+    other: Vec<(&'a str, &'a Value)>,
 }
 
-fn spec<'a>(args: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Result<LinkSpec, Error> {
+fn spec<'a>(
+    links: &Links,
+    args: impl IntoIterator<Item = (&'a str, &'a Value)>,
+) -> Result<LinkSpec, Error> {
     let mut found = Args::default();
     for (name, value) in args {
         let slot = match name {
             "user" => &mut found.user,
             "scope" => &mut found.scope,
             "target" => &mut found.target,
+            "route" => &mut found.route,
             "ttl" => &mut found.ttl,
             "max_uses" => &mut found.max_uses,
             "data" => &mut found.data,
             "fingerprint" => &mut found.fingerprint,
             other => {
-                return Err(invalid(format!(
-                    "it takes no argument `{other}` (its arguments are {ARGUMENTS})"
-                )))
+                found.other.push((other, value));
+                continue;
             }
         };
         *slot = Some(value);
@@ -62,11 +70,32 @@ fn spec<'a>(args: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Result<Link
         Value::String(s) => Ok(s.clone()),
         _ => Err(wrong_type(name, "a string", value)),
     };
-    let mut spec = LinkSpec::new(
-        user,
-        text("scope", found.scope)?,
-        text("target", found.target)?,
-    );
+    let mut spec = match found.route {
+        Some(_) => {
+            if let Some(name) = [("scope", found.scope), ("target", found.target)]
+                .into_iter()
+                .find_map(|(name, value)| value.map(|_| name))
+            {
+                return Err(invalid(format!(
+                    "`{name}` comes from the route: give either `route` or `scope` and `target`"
+                )));
+            }
+            let name = text("route", found.route)?;
+            links.route(&name)?.spec(user, &found.other)?
+        }
+        None => {
+            if let Some((other, _)) = found.other.first() {
+                return Err(invalid(format!(
+                    "it takes no argument `{other}` (its arguments are {ARGUMENTS})"
+                )));
+            }
+            LinkSpec::new(
+                user,
+                text("scope", found.scope)?,
+                text("target", found.target)?,
+            )
+        }
+    };
     if let Some(value) = found.max_uses {
         let uses = value
             .as_u64()
@@ -140,6 +169,7 @@ fn text_or_integer(value: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Issuer;
     use serde_json::json;
 
     fn issuer() -> Issuer {
@@ -152,7 +182,10 @@ mod tests {
         let Value::Object(args) = args else {
             panic!("arguments are an object")
         };
-        issue(&issuer(), args.iter().map(|(k, v)| (k.as_str(), v)))
+        issue(
+            &Links::new(issuer()),
+            args.iter().map(|(k, v)| (k.as_str(), v)),
+        )
     }
 
     fn refusal(args: Value) -> String {
@@ -215,7 +248,21 @@ mod tests {
             ),
             (
                 json!({"user": 1, "scope": "s", "target": "/a", "max_use": 1}),
-                "it takes no argument `max_use` (its arguments are user, scope, target, ttl, max_uses, data and fingerprint)",
+                "it takes no argument `max_use` (its arguments are user, scope, target or route \
+                 (and the route's parameters), ttl, max_uses, data and fingerprint)",
+            ),
+            (
+                json!({"user": 1, "route": "welcome", "target": "/a"}),
+                "`target` comes from the route: give either `route` or `scope` and `target`",
+            ),
+            (
+                json!({"user": 1, "route": 7}),
+                "`route` must be a string, not a number",
+            ),
+            (
+                json!({"user": 1, "route": "welcome"}),
+                "no route `welcome` was given to `templates::fairing().route::<...>()` \
+                 (routes given: none)",
             ),
         ];
         for (args, expected) in cases {

@@ -5,7 +5,7 @@ use rocket_dyn_templates::handlebars::{
     RenderErrorReason, ScopedJson,
 };
 
-use super::args;
+use super::{args, Links};
 use crate::Issuer;
 
 /// Registers the `link` helper in a Handlebars registry, for applications that set Handlebars
@@ -29,11 +29,15 @@ use crate::Issuer;
 /// # Ok::<(), rocket_linktoken::Error>(())
 /// ```
 pub fn register_handlebars(handlebars: &mut Handlebars<'_>, issuer: Issuer) {
-    handlebars.register_helper("link", Box::new(LinkHelper { issuer }));
+    install(handlebars, Links::new(issuer));
+}
+
+pub(super) fn install(handlebars: &mut Handlebars<'_>, links: Links) {
+    handlebars.register_helper("link", Box::new(LinkHelper { links }));
 }
 
 struct LinkHelper {
-    issuer: Issuer,
+    links: Links,
 }
 
 impl HelperDef for LinkHelper {
@@ -53,7 +57,7 @@ impl HelperDef for LinkHelper {
             .into());
         }
         let named = helper.hash().iter().map(|(k, v)| (*k, v.value()));
-        match args::issue(&self.issuer, named) {
+        match args::issue(&self.links, named) {
             Ok(url) => Ok(ScopedJson::Derived(JsonValue::String(url))),
             Err(e) => Err(RenderErrorReason::Other(args::message(&e)).into()),
         }

@@ -3,7 +3,7 @@
 use rocket_dyn_templates::minijinja::value::{Kwargs, Value};
 use rocket_dyn_templates::minijinja::{Environment, Error, ErrorKind};
 
-use super::args;
+use super::{args, Links};
 use crate::Issuer;
 
 /// Registers the `link` function in a MiniJinja environment, for applications that set
@@ -24,10 +24,14 @@ use crate::Issuer;
 /// # Ok::<(), rocket_linktoken::Error>(())
 /// ```
 pub fn register_minijinja(env: &mut Environment<'_>, issuer: Issuer) {
-    env.add_function("link", move |kwargs: Kwargs| link(&issuer, &kwargs));
+    install(env, Links::new(issuer));
 }
 
-fn link(issuer: &Issuer, kwargs: &Kwargs) -> Result<String, Error> {
+pub(super) fn install(env: &mut Environment<'_>, links: Links) {
+    env.add_function("link", move |kwargs: Kwargs| link(&links, &kwargs));
+}
+
+fn link(links: &Links, kwargs: &Kwargs) -> Result<String, Error> {
     let mut named = Vec::new();
     for name in kwargs.args() {
         let value: Value = kwargs.get(name)?;
@@ -39,7 +43,7 @@ fn link(issuer: &Issuer, kwargs: &Kwargs) -> Result<String, Error> {
         })?;
         named.push((name, value));
     }
-    args::issue(issuer, named.iter().map(|(k, v)| (*k, v)))
+    args::issue(links, named.iter().map(|(k, v)| (*k, v)))
         .map_err(|e| Error::new(ErrorKind::InvalidOperation, args::message(&e)))
 }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use rocket_dyn_templates::tera::{self, Tera, Value};
 
-use super::args;
+use super::{args, Links};
 use crate::Issuer;
 
 /// Registers the `link` function in a Tera instance, for applications that set Tera up
@@ -25,16 +25,20 @@ use crate::Issuer;
 /// # Ok::<(), rocket_linktoken::Error>(())
 /// ```
 pub fn register_tera(tera: &mut Tera, issuer: Issuer) {
-    tera.register_function("link", LinkFunction { issuer });
+    install(tera, Links::new(issuer));
+}
+
+pub(super) fn install(tera: &mut Tera, links: Links) {
+    tera.register_function("link", LinkFunction { links });
 }
 
 struct LinkFunction {
-    issuer: Issuer,
+    links: Links,
 }
 
 impl tera::Function for LinkFunction {
     fn call(&self, args: &HashMap<String, Value>) -> tera::Result<Value> {
-        args::issue(&self.issuer, args.iter().map(|(k, v)| (k.as_str(), v)))
+        args::issue(&self.links, args.iter().map(|(k, v)| (k.as_str(), v)))
             .map(Value::String)
             .map_err(|e| tera::Error::msg(args::message(&e)))
     }
