@@ -468,6 +468,10 @@ async fn lane(backend: Backend, shared: Arc<Shared>) {
                 Err(e) => Err(e),
             }
         };
+        if written.is_ok() && !batch.is_empty() {
+            // Before a flush waiting for this batch can return.
+            crate::metrics::ledger_batch(batch.spends.len() + batch.rows());
+        }
         drop(writing);
         if batch.beat {
             // Failed or not: a database that is down is not asked again before the next beat.
