@@ -9,7 +9,7 @@
 //! | [`GIVE_BACKS`] | counter | | spent uses given back because the response was an error (status 400 or more) |
 //! | [`REFUSALS`] | counter | `scope`, `reason` | refused requests, by the refusal's [`Error::code`](crate::Error::code) |
 //! | [`SPEND_SECONDS`] | histogram | | how long the ledger took to answer a spend, seconds |
-//! | [`LEDGER_BATCH_SIZE`] | histogram | | spends, settlements and rows of refused attempts written in each of the ledger's transactions |
+//! | [`LEDGER_BATCH_SIZE`] | histogram | | what each of the ledger's transactions wrote: spends, settlements, and rows of attempts that spent nothing (refusals, previews) |
 //!
 //! No label carries text from a request: `scope` is the one in the route's `#[expiring_link]`
 //! (never the token's), `outcome` and `reason` come from fixed lists. Labels are made once per

@@ -468,9 +468,10 @@ async fn lane(backend: Backend, shared: Arc<Shared>) {
                 Err(e) => Err(e),
             }
         };
-        if written.is_ok() && !batch.is_empty() {
-            // Before a flush waiting for this batch can return.
-            crate::metrics::ledger_batch(batch.spends.len() + batch.rows());
+        let size = batch.spends.len() + batch.rows();
+        if written.is_ok() && size > 0 {
+            // Before a flush waiting for this batch can return; a beat alone is not measured.
+            crate::metrics::ledger_batch(size);
         }
         drop(writing);
         if batch.beat {
