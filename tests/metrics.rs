@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use linktoken_tests::app::{app, Gate};
-use linktoken_tests::{
-    backend_tests, claims, mint, now, Backend, Request, Server, TestDb, SECRET,
-};
+use linktoken_tests::{backend_tests, claims, mint, now, Backend, Request, Server, TestDb, SECRET};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::MetricKind;
 use rocket::figment::Figment;

@@ -23,8 +23,7 @@ fn samples(page: &str) -> BTreeMap<String, f64> {
             let value: f64 = value.parse().expect("a sample's value is a number");
             let series = match series.split_once('{') {
                 Some((name, labels)) => {
-                    let mut labels: Vec<&str> =
-                        labels.trim_end_matches('}').split(',').collect();
+                    let mut labels: Vec<&str> = labels.trim_end_matches('}').split(',').collect();
                     labels.sort_unstable();
                     format!("{name}{{{}}}", labels.join(","))
                 }

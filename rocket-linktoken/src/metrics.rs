@@ -74,8 +74,8 @@ pub const LEDGER_BATCH_SIZE: &str = "linktoken_ledger_batch_size";
 /// assert!(bounds.windows(2).all(|pair| pair[0] < pair[1]));
 /// ```
 pub const SPEND_SECONDS_BUCKETS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0, 3.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 3.0,
 ];
 
 /// Bucket bounds for [`LEDGER_BATCH_SIZE`] (a batch holds at most 512 spends and 4096 rows).
@@ -171,8 +171,9 @@ pub(crate) fn attempt(scope: &'static str, outcome: Outcome) {
         Outcome::Refused(reason) => match REASONS.iter().position(|known| *known == reason) {
             Some(index) => increment(&keys.refusals[index]),
             // A code missing from the list still counts, with labels made for the occasion.
-            None => ::metrics::counter!(REFUSALS, "scope" => scope, "reason" => reason)
-                .increment(1),
+            None => {
+                ::metrics::counter!(REFUSALS, "scope" => scope, "reason" => reason).increment(1)
+            }
         },
         Outcome::Spent | Outcome::Preview => {}
     }
@@ -290,7 +291,7 @@ mod tests {
     #[test]
     fn a_scope_has_one_set_of_keys_for_every_thread() {
         let here = ScopeKeys::of("metrics-test");
-        let there = std::thread::spawn(|| ScopeKeys::of("metrics-test") as *const ScopeKeys)
+        let there = std::thread::spawn(|| ScopeKeys::of("metrics-test"))
             .join()
             .unwrap();
         assert!(std::ptr::eq(here, there));

@@ -30,10 +30,7 @@ pub(crate) fn recorder() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full(SPEND_SECONDS.into()),
-                    SPEND_SECONDS_BUCKETS,
-                )
+                .set_buckets_for_metric(Matcher::Full(SPEND_SECONDS.into()), SPEND_SECONDS_BUCKETS)
                 .and_then(|builder| {
                     builder.set_buckets_for_metric(
                         Matcher::Full(LEDGER_BATCH_SIZE.into()),
