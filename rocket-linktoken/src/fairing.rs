@@ -30,8 +30,9 @@ pub(crate) struct Configured {
 /// the refusal pages for 400/403/410 unless the application has its own catchers there, and
 /// manages [`Issuer`](crate::Issuer) and [`Ledger`]. On each request it lifts the token out of
 /// the URL (so Rocket's request log never shows it), and on each response it records the
-/// status of every use and adds `Referrer-Policy: no-referrer` and `Cache-Control: no-store`
-/// to responses to requests that carried a token.
+/// status of every use, counts every attempt (see [`metrics`](crate::metrics)), and adds
+/// `Referrer-Policy: no-referrer` and `Cache-Control: no-store` to responses to requests that
+/// carried a token.
 ///
 /// ```no_run
 /// use rocket_db_pools::{sqlx, Database};
