@@ -10,7 +10,7 @@ use rocket::Request;
 use crate::claims::LinkIds;
 use crate::store::{Outcome, Record, RequestMeta, Spent, USER_AGENT_MAX};
 use crate::target::TokenParam;
-use crate::{Error, Ledger};
+use crate::{metrics, Error, Ledger};
 
 /// What the fairing learned of a request before routing, and what guards did with it.
 pub(crate) struct LinkContext {
@@ -27,6 +27,8 @@ pub(crate) struct LinkContext {
 
 /// One guard's verdict on the request's token.
 pub(crate) struct Verdict {
+    /// The scope of the guard's route, from its attribute: what the verdict is counted under.
+    route: &'static str,
     /// What the token names of its link, once the signature held: a verdict without it is
     /// never recorded.
     link: Option<LinkIds>,
@@ -37,8 +39,9 @@ pub(crate) struct Verdict {
 
 impl Verdict {
     /// A refusal before the signature held: nothing about the token is believed.
-    pub(crate) fn unsigned(error: Error, at: i64) -> Verdict {
+    pub(crate) fn unsigned(route: &'static str, error: Error, at: i64) -> Verdict {
         Verdict {
+            route,
             link: None,
             result: Err(error),
             at,
@@ -46,8 +49,14 @@ impl Verdict {
     }
 
     /// The verdict on a genuine token (its signature held, whether or not its claims did).
-    pub(crate) fn signed(link: LinkIds, result: Result<Option<Spent>, Error>, at: i64) -> Verdict {
+    pub(crate) fn signed(
+        route: &'static str,
+        link: LinkIds,
+        result: Result<Option<Spent>, Error>,
+        at: i64,
+    ) -> Verdict {
         Verdict {
+            route,
             link: Some(link),
             result,
             at,
@@ -154,24 +163,26 @@ impl LinkContext {
             .find_map(|v| v.result.as_ref().err().cloned())
     }
 
-    /// Hands every verdict on a genuine token to the ledger's writer with the response status:
-    /// a spent use is settled (given back if the status is an error), anything else gets its
-    /// row. The response does not wait for either.
+    /// Counts every verdict, and hands every verdict on a genuine token to the ledger's writer
+    /// with the response status: a spent use is settled (given back if the status is an
+    /// error), anything else gets its row. The response does not wait for either.
     pub(crate) fn settle(&self, ledger: &Ledger, status: Status) {
         let verdicts = std::mem::take(&mut *self.verdicts());
         for verdict in verdicts {
+            let outcome = match &verdict.result {
+                Ok(Some(_)) => Outcome::settled(status),
+                Ok(None) => Outcome::Preview,
+                Err(e) => Outcome::from(e),
+            };
+            metrics::attempt(verdict.route, outcome);
             // A verdict on a genuine token was given after the guard made the request's meta.
             let (Some(link), Some(meta)) = (verdict.link, self.meta.get()) else {
                 continue;
             };
-            let outcome = match verdict.result {
-                Ok(Some(spent)) => {
-                    ledger.settle(&link.jti, spent, status);
-                    continue;
-                }
-                Ok(None) => Outcome::Preview,
-                Err(e) => Outcome::from(&e),
-            };
+            if let Ok(Some(spent)) = verdict.result {
+                ledger.settle(&link.jti, spent, status);
+                continue;
+            }
             ledger.record(Record {
                 jti: link.jti,
                 sub: link.sub,

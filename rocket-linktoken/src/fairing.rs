@@ -30,8 +30,9 @@ pub(crate) struct Configured {
 /// the refusal pages for 400/403/410 unless the application has its own catchers there, and
 /// manages [`Issuer`](crate::Issuer) and [`Ledger`]. On each request it lifts the token out of
 /// the URL (so Rocket's request log never shows it), and on each response it records the
-/// status of every use and adds `Referrer-Policy: no-referrer` and `Cache-Control: no-store`
-/// to responses to requests that carried a token.
+/// status of every use, counts every attempt (see [`metrics`](crate::metrics)), and adds
+/// `Referrer-Policy: no-referrer` and `Cache-Control: no-store` to responses to requests that
+/// carried a token.
 ///
 /// ```no_run
 /// use rocket_db_pools::{sqlx, Database};
@@ -90,6 +91,8 @@ where
                  or serve real links at `normal` or `critical`"
             );
         }
+        // The application installs its recorder before building Rocket, if it has one.
+        crate::metrics::describe();
         match ignite::<D>(&rocket).await {
             Ok((configured, issuer)) => {
                 let ledger = configured.ledger.clone();
@@ -132,21 +135,10 @@ where
         let Some(context) = request.local_cache(|| None::<LinkContext>) else {
             return;
         };
-        if *context.token() == TokenParam::Absent {
-            return;
-        }
-        response.set_header(Header::new("Referrer-Policy", "no-referrer"));
-        response.set_header(Header::new("Cache-Control", "no-store"));
-        // Only when the response is the refusal: a route that took over after it answers
-        // for itself.
-        if let Some(refusal) = context.refusal() {
-            if let Some(seconds) = refusal.retry_after() {
-                if response.status() == refusal.status()
-                    && !response.headers().contains("Retry-After")
-                {
-                    response.set_header(Header::new("Retry-After", seconds.to_string()));
-                }
-            }
+        // A request without a token has a context only if a guard refused it: that refusal
+        // is counted, and the response is left as it is.
+        if *context.token() != TokenParam::Absent {
+            with_link_headers(context, response);
         }
         if let Some(configured) = request.rocket().state::<Configured>() {
             context.settle(&configured.ledger, response.status());
@@ -167,6 +159,23 @@ where
         rocket::error!(
             "rocket-linktoken: the ledger could not write every settlement before shutdown"
         );
+    }
+}
+
+/// The headers of every response to a request that carried a token, and the refusal's
+/// `Retry-After`.
+fn with_link_headers(context: &LinkContext, response: &mut Response<'_>) {
+    response.set_header(Header::new("Referrer-Policy", "no-referrer"));
+    response.set_header(Header::new("Cache-Control", "no-store"));
+    // Only when the response is the refusal: a route that took over after it answers for
+    // itself.
+    if let Some(refusal) = context.refusal() {
+        if let Some(seconds) = refusal.retry_after() {
+            if response.status() == refusal.status() && !response.headers().contains("Retry-After")
+            {
+                response.set_header(Header::new("Retry-After", seconds.to_string()));
+            }
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::Utc;
 use rocket::http::Method;
@@ -16,7 +17,7 @@ use crate::fairing::Configured;
 use crate::store::{RequestMeta, Spent};
 use crate::target::{self, TokenParam};
 use crate::verify::{Expected, Refusal};
-use crate::{Claims, Error};
+use crate::{metrics, Claims, Error};
 
 /// An error from the application's own user lookup.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -210,7 +211,7 @@ async fn check<U: LinkUser, P: Policy>(
 ) -> Result<TokenUser<U, P>, Error> {
     let now = Utc::now().timestamp();
     let refuse = |e: Error| {
-        context.push(Verdict::unsigned(e.clone(), now));
+        context.push(Verdict::unsigned(P::SCOPE, e.clone(), now));
         e
     };
     let configured = request.rocket().state::<Configured>().ok_or_else(|| {
@@ -233,7 +234,7 @@ async fn check<U: LinkUser, P: Policy>(
         }) => {
             // What the row records of the request is made once the signature holds.
             context.meta(request, configured.config.client_ip_header());
-            context.push(Verdict::signed(link, Err(error.clone()), now));
+            context.push(Verdict::signed(P::SCOPE, link, Err(error.clone()), now));
             return Err(error);
         }
         Err(Refusal { error, link: None }) => return Err(refuse(error)),
@@ -243,7 +244,12 @@ async fn check<U: LinkUser, P: Policy>(
     let meta = context.meta(request, configured.config.client_ip_header());
     match admit::<U, P>(request, context, configured, &claims, meta, now).await {
         Ok((user, spent, Taken::Now)) => {
-            context.push(Verdict::signed(LinkIds::of(&claims), Ok(spent), now));
+            context.push(Verdict::signed(
+                P::SCOPE,
+                LinkIds::of(&claims),
+                Ok(spent),
+                now,
+            ));
             Ok(TokenUser {
                 user,
                 claims,
@@ -260,7 +266,12 @@ async fn check<U: LinkUser, P: Policy>(
             policy: PhantomData,
         }),
         Err(e) => {
-            context.push(Verdict::signed(LinkIds::of(&claims), Err(e.clone()), now));
+            context.push(Verdict::signed(
+                P::SCOPE,
+                LinkIds::of(&claims),
+                Err(e.clone()),
+                now,
+            ));
             Err(e)
         }
     }
@@ -309,8 +320,10 @@ async fn admit<U: LinkUser, P: Policy>(
         }
         return Ok((user, Some(spent), Taken::Earlier));
     }
-    let spent = configured.ledger.spend(claims, cap, meta, now).await?;
-    Ok((user, Some(spent), Taken::Now))
+    let asked = Instant::now();
+    let spent = configured.ledger.spend(claims, cap, meta, now).await;
+    metrics::spend(asked.elapsed(), spent.is_ok());
+    Ok((user, Some(spent?), Taken::Now))
 }
 
 /// The link's user, or `UnknownUser`.

@@ -14,6 +14,7 @@ mod header;
 mod json;
 mod keys;
 mod link;
+pub mod metrics;
 mod redact;
 mod route;
 mod scope;

@@ -11,6 +11,7 @@
 //! - `POST /unsubscribe/<list>`: spends the one-time link, from the confirmation form
 //!   (`confirm=yes`) or from a mail client's RFC 8058 one-click (`List-Unsubscribe=One-Click`).
 //! - `GET /preferences`: a link that works five times.
+//! - `GET /metrics`: the library's metrics in Prometheus' text format (see [`rocket_with`]).
 //!
 //! Links are bound to the subscriber's email address ([`Subscriber`]'s
 //! `LinkUser::fingerprint`): changing it voids the links sent before.
@@ -19,6 +20,7 @@
 //! `databases.newsletter.url` says `postgres://`.
 
 mod data;
+mod prometheus;
 mod routes;
 
 use rocket::figment::providers::{Env, Format, Toml};
@@ -51,13 +53,18 @@ pub fn rocket() -> Rocket<Build> {
 }
 
 /// The application, with the given configuration. The database URL's scheme picks the pool:
-/// `postgres://` (or `postgresql://`) for PostgreSQL, anything else for SQLite.
+/// `postgres://` (or `postgresql://`) for PostgreSQL, anything else for SQLite. The first site
+/// built in a process installs the Prometheus recorder that `GET /metrics` renders.
 pub fn rocket_with(figment: Figment) -> Rocket<Build> {
     let url: String = figment
         .extract_inner("databases.newsletter.url")
         .unwrap_or_default();
+    let metrics = prometheus::recorder();
     let rocket = rocket::custom(figment)
         .mount("/", routes::routes())
+        .mount("/", rocket::routes![prometheus::metrics])
+        .attach(prometheus::upkeep(metrics.clone()))
+        .manage(metrics)
         .register("/", routes::catchers())
         .attach(routes::templates());
     if url.starts_with("postgres:") || url.starts_with("postgresql:") {

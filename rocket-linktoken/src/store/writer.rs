@@ -468,6 +468,11 @@ async fn lane(backend: Backend, shared: Arc<Shared>) {
                 Err(e) => Err(e),
             }
         };
+        let size = batch.spends.len() + batch.rows();
+        if written.is_ok() && size > 0 {
+            // Before a flush waiting for this batch can return; a beat alone is not measured.
+            crate::metrics::ledger_batch(size);
+        }
         drop(writing);
         if batch.beat {
             // Failed or not: a database that is down is not asked again before the next beat.
