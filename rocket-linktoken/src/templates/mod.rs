@@ -174,10 +174,7 @@ struct Links {
 }
 
 impl Links {
-    fn of(
-        rocket: &Rocket<Build>,
-        routes: &[FindRoute],
-    ) -> Result<Links, String> {
+    fn of(rocket: &Rocket<Build>, routes: &[FindRoute]) -> Result<Links, String> {
         let issuer = Issuer::from_figment(rocket.figment()).map_err(|e| e.to_string())?;
         let routes: Vec<RouteLink> = routes
             .iter()
