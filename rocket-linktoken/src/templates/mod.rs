@@ -68,7 +68,7 @@ pub fn fairing() -> TemplateLinks {
     custom(|_| {})
 }
 
-/// Like [`fairing`], with the application's own engine customisation, as
+/// Like [`fairing()`], with the application's own engine customisation, as
 /// `Template::custom` takes it. It runs after `link` is registered.
 ///
 /// ```no_run
@@ -90,7 +90,7 @@ where
     }
 }
 
-/// The fairing [`fairing`] and [`custom`] make: Rocket's templates with `link` registered,
+/// The fairing [`fairing()`] and [`custom`] make: Rocket's templates with `link` registered,
 /// and the routes templates may name.
 ///
 /// Name a route with `#[expiring_link]` through [`route`](TemplateLinks::route), and a
