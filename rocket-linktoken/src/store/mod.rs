@@ -5,6 +5,10 @@
 //! responses, and the rows of attempts that spent nothing. What is decided, and in which order,
 //! is written once here ([`decide`], [`writer`]); each SQL dialect only says how
 //! ([`Dialect`]). Reads go straight to the application's pool.
+//!
+//! SQL shared by the dialects is written once, in `$N` style (see [`sql`]); MySQL reads it
+//! through [`Statements`], which rewrites the parameters as `?` and swaps in its own text for
+//! the few statements where it must differ.
 
 use std::sync::{Arc, OnceLock};
 
@@ -13,18 +17,23 @@ use rocket::http::Status;
 
 use crate::{Claims, Error};
 
+#[cfg(feature = "mysql")]
+mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod writer;
 
-#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
-compile_error!("rocket-linktoken needs a database: enable the `sqlite` or `postgres` feature");
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!(
+    "rocket-linktoken needs a database: enable the `sqlite`, `postgres` or `mysql` feature"
+);
 
 /// A connection pool the ledger can live in: the `Pool` of the application's
-/// `#[derive(Database)]` type. Implemented for `sqlx::SqlitePool` (feature `sqlite`) and
-/// `sqlx::PgPool` (feature `postgres`).
+/// `#[derive(Database)]` type. Implemented for `sqlx::SqlitePool` (feature `sqlite`),
+/// `sqlx::PgPool` (feature `postgres`) and `sqlx::MySqlPool` (feature `mysql`: MySQL 8.0.4 or
+/// later, MariaDB 10.6 or later).
 pub trait LedgerPool: sealed::Sealed {
     #[doc(hidden)]
     fn ledger(&self) -> Ledger;
@@ -40,6 +49,8 @@ enum Backend {
     Sqlite(rocket_db_pools::sqlx::SqlitePool),
     #[cfg(feature = "postgres")]
     Postgres(rocket_db_pools::sqlx::PgPool),
+    #[cfg(feature = "mysql")]
+    Mysql(rocket_db_pools::sqlx::MySqlPool),
 }
 
 #[cfg(feature = "sqlite")]
@@ -62,6 +73,38 @@ impl LedgerPool for rocket_db_pools::sqlx::PgPool {
     }
 }
 
+#[cfg(feature = "mysql")]
+impl sealed::Sealed for rocket_db_pools::sqlx::MySqlPool {}
+
+#[cfg(feature = "mysql")]
+impl LedgerPool for rocket_db_pools::sqlx::MySqlPool {
+    fn ledger(&self) -> Ledger {
+        Ledger::new(Backend::Mysql(self.clone()))
+    }
+}
+
+/// How a dialect's database reads the statements written once for every dialect ([`sql`],
+/// and any other module written by its convention): as they are, or rewritten.
+pub(crate) trait Statements {
+    /// The text this pool's database runs for `common`.
+    fn text(common: &'static str) -> &'static str {
+        common
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl Statements for rocket_db_pools::sqlx::SqlitePool {}
+
+#[cfg(feature = "postgres")]
+impl Statements for rocket_db_pools::sqlx::PgPool {}
+
+#[cfg(feature = "mysql")]
+impl Statements for rocket_db_pools::sqlx::MySqlPool {
+    fn text(common: &'static str) -> &'static str {
+        mysql::text(common)
+    }
+}
+
 impl Backend {
     /// Creates the library's tables if they are missing.
     async fn migrate(&self) -> Result<(), Error> {
@@ -70,6 +113,8 @@ impl Backend {
             Backend::Sqlite(pool) => sqlite::migrate(pool).await,
             #[cfg(feature = "postgres")]
             Backend::Postgres(pool) => postgres::migrate(pool).await,
+            #[cfg(feature = "mysql")]
+            Backend::Mysql(pool) => mysql::migrate(pool).await,
         }
     }
 }
@@ -83,12 +128,14 @@ fn missing_table(error: &Error) -> bool {
     let Some(e) = e.as_database_error() else {
         return false;
     };
-    // PostgreSQL's `undefined_table`; SQLite says it in words only.
-    e.code().as_deref() == Some("42P01") || e.message().starts_with("no such table")
+    // PostgreSQL's `undefined_table`, MySQL's `ER_NO_SUCH_TABLE`; SQLite says it in words only.
+    matches!(e.code().as_deref(), Some("42P01" | "42S02"))
+        || e.message().starts_with("no such table")
 }
 
 /// Whether an error says the connection is gone, rather than anything about the statements
-/// sent on it: closed sockets, and PostgreSQL's connection and shutdown errors.
+/// sent on it: closed sockets, PostgreSQL's connection and shutdown errors, and MySQL's
+/// connection errors and killed sessions.
 fn connection_lost(error: &Error) -> bool {
     use rocket_db_pools::sqlx::Error as Sqlx;
     let Error::Database(e) = error else {
@@ -96,9 +143,9 @@ fn connection_lost(error: &Error) -> bool {
     };
     match &**e {
         Sqlx::Io(_) | Sqlx::Protocol(_) | Sqlx::WorkerCrashed => true,
-        Sqlx::Database(e) => e
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        Sqlx::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "70100"
+        }),
         _ => false,
     }
 }
@@ -111,13 +158,16 @@ macro_rules! dispatch {
             Backend::Sqlite(pool) => sqlite::$function(pool, $($arg),*).await,
             #[cfg(feature = "postgres")]
             Backend::Postgres(pool) => postgres::$function(pool, $($arg),*).await,
+            #[cfg(feature = "mysql")]
+            Backend::Mysql(pool) => mysql::$function(pool, $($arg),*).await,
         }
     };
 }
 
-/// The statements whose SQL is the same on every backend, written once and compiled for each
-/// dialect's pool (sqlx types its queries by database, so a generic function would need a
-/// bound per bound value). SQLite binds `$1`-style numbered parameters too.
+/// The statements whose SQL is written once for every backend, compiled for each dialect's
+/// pool (sqlx types its queries by database, so a generic function would need a bound per bound
+/// value). Each text goes through the pool's [`Statements::text`], so MySQL gets `?`
+/// parameters, or its own version of a statement.
 macro_rules! common_statements {
     ($pool:ty) => {
         pub(super) async fn state(
@@ -126,13 +176,15 @@ macro_rules! common_statements {
             issued: i64,
         ) -> Result<$crate::store::LinkState, $crate::Error> {
             use rocket_db_pools::sqlx::Row as _;
-            let row = rocket_db_pools::sqlx::query($crate::store::sql::STATE)
-                .bind(&claims.sub)
-                .bind(&claims.scope)
-                .bind(issued)
-                .bind(&claims.jti)
-                .fetch_one(pool)
-                .await?;
+            let row = rocket_db_pools::sqlx::query(<$pool as $crate::store::Statements>::text(
+                $crate::store::sql::STATE,
+            ))
+            .bind(&claims.sub)
+            .bind(&claims.scope)
+            .bind(issued)
+            .bind(&claims.jti)
+            .fetch_one(pool)
+            .await?;
             Ok($crate::store::LinkState {
                 revoked: row.try_get("revoked")?,
                 used_up: row.try_get("used_up")?,
@@ -140,11 +192,13 @@ macro_rules! common_statements {
         }
 
         pub(super) async fn revoke(pool: &$pool, jti: &str, now: i64) -> Result<(), $crate::Error> {
-            rocket_db_pools::sqlx::query($crate::store::sql::REVOKE)
-                .bind(jti)
-                .bind(now)
-                .execute(pool)
-                .await?;
+            rocket_db_pools::sqlx::query(<$pool as $crate::store::Statements>::text(
+                $crate::store::sql::REVOKE,
+            ))
+            .bind(jti)
+            .bind(now)
+            .execute(pool)
+            .await?;
             Ok(())
         }
 
@@ -155,13 +209,15 @@ macro_rules! common_statements {
             before: i64,
             now: i64,
         ) -> Result<(), $crate::Error> {
-            rocket_db_pools::sqlx::query($crate::store::sql::REVOKE_USER)
-                .bind(sub)
-                .bind(scope)
-                .bind(before)
-                .bind(now)
-                .execute(pool)
-                .await?;
+            rocket_db_pools::sqlx::query(<$pool as $crate::store::Statements>::text(
+                $crate::store::sql::REVOKE_USER,
+            ))
+            .bind(sub)
+            .bind(scope)
+            .bind(before)
+            .bind(now)
+            .execute(pool)
+            .await?;
             Ok(())
         }
 
@@ -169,20 +225,23 @@ macro_rules! common_statements {
             pool: &$pool,
             jti: &str,
         ) -> Result<Option<$crate::TokenRecord>, $crate::Error> {
-            let row = rocket_db_pools::sqlx::query($crate::store::sql::TOKEN)
-                .bind(jti)
-                .fetch_optional(pool)
-                .await?;
+            let row = rocket_db_pools::sqlx::query(<$pool as $crate::store::Statements>::text(
+                $crate::store::sql::TOKEN,
+            ))
+            .bind(jti)
+            .fetch_optional(pool)
+            .await?;
             row.as_ref()
                 .map(|row| $crate::store::token_record(row))
                 .transpose()
         }
 
         pub(super) async fn schema_version(pool: &$pool) -> Result<Option<i64>, $crate::Error> {
-            let version: Result<Option<i64>, _> =
-                rocket_db_pools::sqlx::query_scalar($crate::store::sql::SCHEMA_VERSION)
-                    .fetch_one(pool)
-                    .await;
+            let version: Result<Option<i64>, _> = rocket_db_pools::sqlx::query_scalar(
+                <$pool as $crate::store::Statements>::text($crate::store::sql::SCHEMA_VERSION),
+            )
+            .fetch_one(pool)
+            .await;
             match version.map_err($crate::Error::from) {
                 Err(e) if $crate::store::missing_table(&e) => Ok(None),
                 version => version,
@@ -195,12 +254,13 @@ macro_rules! common_statements {
             by: $crate::store::ReportBy,
         ) -> Result<Vec<(Option<String>, i64)>, $crate::Error> {
             use rocket_db_pools::sqlx::Row as _;
-            let rows = rocket_db_pools::sqlx::query(by.sql())
-                .bind(filter.scope.as_deref())
-                .bind(filter.since.map(|t| t.timestamp()))
-                .bind(filter.until.map(|t| t.timestamp()))
-                .fetch_all(pool)
-                .await?;
+            let rows =
+                rocket_db_pools::sqlx::query(<$pool as $crate::store::Statements>::text(by.sql()))
+                    .bind(filter.scope.as_deref())
+                    .bind(filter.since.map(|t| t.timestamp()))
+                    .bind(filter.until.map(|t| t.timestamp()))
+                    .fetch_all(pool)
+                    .await?;
             rows.iter()
                 .map(|row| Ok((row.try_get("grp")?, row.try_get("n")?)))
                 .collect()
@@ -213,11 +273,12 @@ macro_rules! common_statements {
             before: i64,
             batch: i64,
         ) -> Result<u64, $crate::Error> {
-            let done = rocket_db_pools::sqlx::query(statement)
-                .bind(before)
-                .bind(batch)
-                .execute(pool)
-                .await?;
+            let done =
+                rocket_db_pools::sqlx::query(<$pool as $crate::store::Statements>::text(statement))
+                    .bind(before)
+                    .bind(batch)
+                    .execute(pool)
+                    .await?;
             Ok(done.rows_affected())
         }
 
@@ -225,10 +286,12 @@ macro_rules! common_statements {
             pool: &$pool,
             jti: &str,
         ) -> Result<Vec<$crate::UseRecord>, $crate::Error> {
-            let rows = rocket_db_pools::sqlx::query($crate::store::sql::USES)
-                .bind(jti)
-                .fetch_all(pool)
-                .await?;
+            let rows = rocket_db_pools::sqlx::query(<$pool as $crate::store::Statements>::text(
+                $crate::store::sql::USES,
+            ))
+            .bind(jti)
+            .fetch_all(pool)
+            .await?;
             rows.iter()
                 .map(|row| $crate::store::use_record(row))
                 .collect()
@@ -237,7 +300,20 @@ macro_rules! common_statements {
 }
 use common_statements;
 
-/// SQL both dialects run as it is.
+/// SQL written once for every dialect. SQLite and PostgreSQL run it as it is; MySQL binds `?`
+/// rather than `$N`, so its ledger rewrites each statement once ([`Statements`]), which is
+/// exact only for statements written by this convention:
+///
+/// - each `$N` appears exactly once, and they appear in ascending order (`$1`, `$2`, ...): a
+///   `?` is bound by its position;
+/// - no `CAST(... AS TEXT)` (MySQL casts to `CHAR`), no `/` between integers (MySQL's `/` is
+///   decimal division): a day's bucket is `used_at - used_at % 86400`;
+/// - no `ON CONFLICT`, `RETURNING`, `LIMIT` in a subquery, or other syntax MySQL lacks.
+///
+/// A statement that breaks it has its own MySQL text in `store/mysql.rs` (`OWN_TEXT`).
+/// Another module of shared statements follows the same convention, and its macro passes
+/// each text through `<$pool as Statements>::text` as `common_statements!` does: its MySQL
+/// half is then one invocation in `mysql.rs`.
 mod sql {
     /// Whether a link is revoked (by id, or by a revocation of its user `$1` in scope `$2`
     /// covering links issued at `$3`) or used up; `$4` is its id.
@@ -474,7 +550,8 @@ pub(crate) fn token_grants<'a>(granted: &[&'a SpendRequest]) -> Vec<TokenGrant<'
 
 /// One SQL dialect's part of a batch. The writer calls these in order inside one transaction
 /// on its own connection; every method sees the writes of the ones before. Each is one round
-/// trip to the database, whatever the batch's size.
+/// trip to the database (a few on MySQL, which prepares one statement at a time), whatever the
+/// batch's size.
 #[rocket::async_trait]
 pub(crate) trait Dialect: Send {
     /// Begins the transaction, holding off every other writer of these links (sorted ids)
@@ -1000,6 +1077,21 @@ where
         .collect::<Result<Vec<i64>, _>>()?;
     ids.sort_unstable();
     Ok(ids)
+}
+
+/// A batch's rows as one JSON array of arrays (a tuple serialises as an array), for SQLite's
+/// `json_each` and MySQL's `JSON_TABLE`: written straight from borrowed fields.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+fn json_rows<'a, T, R: serde::Serialize>(
+    items: &'a [T],
+    row: impl Fn(&'a T) -> R,
+) -> Result<String, Error> {
+    let rows: Vec<R> = items.iter().map(row).collect();
+    serde_json::to_string(&rows).map_err(|e| {
+        Error::Database(Arc::new(rocket_db_pools::sqlx::Error::Protocol(
+            e.to_string(),
+        )))
+    })
 }
 
 /// The statement that ends a batch's transaction.

@@ -9,8 +9,8 @@
 use rocket_db_pools::sqlx::{self, SqliteConnection, SqlitePool};
 
 use super::{
-    common_statements, end_statement, inserted_ids, link_now, Dialect, LinkNow, Outcome, Record,
-    Settlement, SpendRequest, TokenGrant, HOLDER_SILENCE_MS,
+    common_statements, end_statement, inserted_ids, json_rows as rows, link_now, Dialect, LinkNow,
+    Outcome, Record, Settlement, SpendRequest, TokenGrant, HOLDER_SILENCE_MS,
 };
 use crate::Error;
 
@@ -297,15 +297,4 @@ impl Dialect for SqliteConnection {
             .await?;
         Ok(())
     }
-}
-
-/// A batch's rows as one JSON array of arrays (a tuple serialises as an array), for
-/// `json_each`: written straight from borrowed fields.
-fn rows<'a, T, R: serde::Serialize>(
-    items: &'a [T],
-    row: impl Fn(&'a T) -> R,
-) -> Result<String, Error> {
-    let rows: Vec<R> = items.iter().map(row).collect();
-    serde_json::to_string(&rows)
-        .map_err(|e| Error::Database(std::sync::Arc::new(sqlx::Error::Protocol(e.to_string()))))
 }

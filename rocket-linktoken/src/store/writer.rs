@@ -4,8 +4,8 @@
 //! A lane of the writer takes everything waiting, writes it in one transaction on a connection
 //! of its own, and answers each spend on its own. While one batch is being written the next
 //! gathers, so the busier the server, the larger the batches and the fewer the commits.
-//! Batches are formed and their statements run in turn, in arrival order; on PostgreSQL the
-//! commits of a few lanes overlap (each commit waits for the log to reach the disk, and
+//! Batches are formed and their statements run in turn, in arrival order; on PostgreSQL and
+//! MySQL the commits of a few lanes overlap (each commit waits for the log to reach the disk, and
 //! concurrent commits share that wait). On SQLite there is one lane: the library's writes never
 //! wait behind each other for the write lock.
 //!
@@ -177,6 +177,8 @@ enum Connection {
     Sqlite(rocket_db_pools::sqlx::SqliteConnection),
     #[cfg(feature = "postgres")]
     Postgres(Box<rocket_db_pools::sqlx::PgConnection>),
+    #[cfg(feature = "mysql")]
+    Mysql(Box<rocket_db_pools::sqlx::MySqlConnection>),
 }
 
 impl Connection {
@@ -191,6 +193,8 @@ impl Connection {
             Backend::Postgres(pool) => {
                 Connection::Postgres(Box::new(super::postgres::open(pool).await?))
             }
+            #[cfg(feature = "mysql")]
+            Backend::Mysql(pool) => Connection::Mysql(Box::new(super::mysql::open(pool).await?)),
         })
     }
 
@@ -200,18 +204,22 @@ impl Connection {
             Connection::Sqlite(conn) => conn,
             #[cfg(feature = "postgres")]
             Connection::Postgres(conn) => &mut **conn,
+            #[cfg(feature = "mysql")]
+            Connection::Mysql(conn) => &mut **conn,
         }
     }
 }
 
-/// How many batches may be written at once: SQLite has one write lock, so one; PostgreSQL
-/// commits concurrent transactions with one flush of its log, so a few.
+/// How many batches may be written at once: SQLite has one write lock, so one; PostgreSQL and
+/// MySQL (InnoDB) commit concurrent transactions with one flush of their log, so a few.
 fn lanes(backend: &Backend) -> usize {
     match backend {
         #[cfg(feature = "sqlite")]
         Backend::Sqlite(_) => 1,
         #[cfg(feature = "postgres")]
         Backend::Postgres(_) => 3,
+        #[cfg(feature = "mysql")]
+        Backend::Mysql(_) => 3,
     }
 }
 

@@ -46,6 +46,14 @@ pub(crate) async fn connect(figment: &Figment, name: Option<&str>) -> Result<Led
                 .map_err(unreachable)?
                 .ledger())
         }
+        #[cfg(feature = "mysql")]
+        Some("mysql" | "mariadb") => Ok(rocket_db_pools::sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(timeout)
+            .connect(&config.url)
+            .await
+            .map_err(unreachable)?
+            .ledger()),
         _ => Err(Failure::Failed(format!(
             "the database `{name}` is not one this linktoken can open (built for: {})",
             BACKENDS.join(", ")
@@ -59,6 +67,8 @@ const BACKENDS: &[&str] = &[
     "sqlite:",
     #[cfg(feature = "postgres")]
     "postgres:",
+    #[cfg(feature = "mysql")]
+    "mysql:",
 ];
 
 fn only_database(figment: &Figment) -> Result<String, Failure> {
