@@ -1,7 +1,13 @@
-//! The newsletter's own data: subscribers, lists and subscriptions, on SQLite or PostgreSQL.
+//! The newsletter's own data: subscribers, lists and subscriptions, on SQLite, PostgreSQL or
+//! MySQL.
 //!
-//! The SQL is the subset both databases speak (`$1` parameters, `ON CONFLICT DO NOTHING`), so
-//! each query is written once and run on whichever pool the configuration chose.
+//! The SQL is the subset the databases speak, so each query is written once and run on
+//! whichever pool the configuration chose. Two things differ: MySQL binds `?` where the others
+//! bind `$1`, `$2`... (each query names each of its parameters once, in order, so [`Newsletter::sql`]
+//! rewrites them), and it skips seed rows already there with `INSERT IGNORE` rather than
+//! `ON CONFLICT DO NOTHING`.
+
+use std::borrow::Cow;
 
 use rocket::fairing::AdHoc;
 use rocket::Request;
@@ -19,6 +25,11 @@ pub struct SqliteDb(sqlx::SqlitePool);
 #[database("newsletter")]
 pub struct PgDb(sqlx::PgPool);
 
+/// The newsletter database on MySQL or MariaDB.
+#[derive(Database)]
+#[database("newsletter")]
+pub struct MySqlDb(sqlx::MySqlPool);
+
 /// The newsletter's data, on whichever database was configured. Managed state.
 #[derive(Clone)]
 pub enum Newsletter {
@@ -26,6 +37,8 @@ pub enum Newsletter {
     Sqlite(sqlx::SqlitePool),
     /// On PostgreSQL.
     Postgres(sqlx::PgPool),
+    /// On MySQL.
+    Mysql(sqlx::MySqlPool),
 }
 
 /// Runs one sqlx expression on the pool, whatever its database.
@@ -34,6 +47,7 @@ macro_rules! on_pool {
         match $data {
             Newsletter::Sqlite($pool) => $body,
             Newsletter::Postgres($pool) => $body,
+            Newsletter::Mysql($pool) => $body,
         }
     };
 }
@@ -53,6 +67,12 @@ impl NewsletterPool for sqlx::SqlitePool {
 impl NewsletterPool for sqlx::PgPool {
     fn newsletter(&self) -> Newsletter {
         Newsletter::Postgres(self.clone())
+    }
+}
+
+impl NewsletterPool for sqlx::MySqlPool {
+    fn newsletter(&self) -> Newsletter {
+        Newsletter::Mysql(self.clone())
     }
 }
 
@@ -77,23 +97,32 @@ where
     })
 }
 
-const SCHEMA: &[&str] = &[
+const TABLES: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS subscribers (
         id BIGINT PRIMARY KEY, email TEXT NOT NULL, name TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS lists (id BIGINT PRIMARY KEY, name TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS subscriptions (
         subscriber_id BIGINT NOT NULL, list_id BIGINT NOT NULL, active BOOLEAN NOT NULL,
         PRIMARY KEY (subscriber_id, list_id))",
-    "INSERT INTO subscribers (id, email, name) VALUES
-        (1, 'ada@example.com', 'Ada'), (2, 'grace@example.com', 'Grace'),
-        (3, 'edsger@example.com', 'Edsger')
-     ON CONFLICT DO NOTHING",
-    "INSERT INTO lists (id, name) VALUES (1, 'Weekly digest'), (2, 'Release announcements')
-     ON CONFLICT DO NOTHING",
-    "INSERT INTO subscriptions (subscriber_id, list_id, active)
-     SELECT s.id, l.id, TRUE FROM subscribers s, lists l WHERE s.id <= 3
-     ON CONFLICT DO NOTHING",
 ];
+
+/// The seed rows, each statement after its `INSERT`: rows already there are kept as they are.
+const SEEDS: &[&str] = &[
+    "INTO subscribers (id, email, name) VALUES
+        (1, 'ada@example.com', 'Ada'), (2, 'grace@example.com', 'Grace'),
+        (3, 'edsger@example.com', 'Edsger')",
+    "INTO lists (id, name) VALUES (1, 'Weekly digest'), (2, 'Release announcements')",
+    "INTO subscriptions (subscriber_id, list_id, active)
+     SELECT s.id, l.id, TRUE FROM subscribers s, lists l WHERE s.id <= 3",
+];
+
+/// A seed statement that keeps the rows already there.
+fn seed(data: &Newsletter, seed: &str) -> String {
+    match data {
+        Newsletter::Mysql(_) => format!("INSERT IGNORE {seed}"),
+        _ => format!("INSERT {seed} ON CONFLICT DO NOTHING"),
+    }
+}
 
 /// A subscriber, as links name them (`sub` is the id).
 #[derive(Debug, Clone, Serialize)]
@@ -124,6 +153,27 @@ impl From<(i64, String, String)> for Subscriber {
 }
 
 impl Newsletter {
+    /// A query as this database binds its parameters: `$1`, `$2`... become `?` on MySQL,
+    /// which binds by position (each query names each parameter once, in order).
+    fn sql(&self, query: &'static str) -> Cow<'static, str> {
+        let Newsletter::Mysql(_) = self else {
+            return Cow::Borrowed(query);
+        };
+        let mut positional = String::with_capacity(query.len());
+        let mut rest = query;
+        while let Some(at) = rest.find('$') {
+            positional.push_str(&rest[..at]);
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            positional.push_str(if digits > 0 { "?" } else { "$" });
+            rest = &rest[at + 1 + digits..];
+        }
+        positional.push_str(rest);
+        Cow::Owned(positional)
+    }
+
     /// Creates the tables if missing and seeds subscribers 1..3 and lists 1..2 once.
     pub async fn prepare(&self) -> Result<(), sqlx::Error> {
         match self {
@@ -132,8 +182,11 @@ impl Newsletter {
                 sqlx::query("PRAGMA journal_mode = WAL")
                     .execute(pool)
                     .await?;
-                for statement in SCHEMA {
+                for statement in TABLES {
                     sqlx::query(statement).execute(pool).await?;
+                }
+                for statement in SEEDS {
+                    sqlx::query(&seed(self, statement)).execute(pool).await?;
                 }
             }
             Newsletter::Postgres(pool) => {
@@ -142,10 +195,25 @@ impl Newsletter {
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtext('newsletter_schema'))")
                     .execute(&mut *tx)
                     .await?;
-                for statement in SCHEMA {
+                for statement in TABLES {
                     sqlx::query(statement).execute(&mut *tx).await?;
                 }
+                for statement in SEEDS {
+                    sqlx::query(&seed(self, statement))
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
+            }
+            Newsletter::Mysql(pool) => {
+                // MySQL lets servers starting together create the same table; seeding twice
+                // inserts nothing twice.
+                for statement in TABLES {
+                    sqlx::query(statement).execute(pool).await?;
+                }
+                for statement in SEEDS {
+                    sqlx::query(&seed(self, statement)).execute(pool).await?;
+                }
             }
         }
         Ok(())
@@ -155,15 +223,15 @@ impl Newsletter {
     pub async fn subscribers(&self) -> Result<Vec<Subscriber>, sqlx::Error> {
         let query = "SELECT id, email, name FROM subscribers ORDER BY id";
         let rows: Vec<(i64, String, String)> =
-            on_pool!(self, pool => sqlx::query_as(query).fetch_all(pool).await)?;
+            on_pool!(self, pool => sqlx::query_as(&self.sql(query)).fetch_all(pool).await)?;
         Ok(rows.into_iter().map(Subscriber::from).collect())
     }
 
     /// The subscriber with this id.
     pub async fn subscriber(&self, id: i64) -> Result<Option<Subscriber>, sqlx::Error> {
         let query = "SELECT id, email, name FROM subscribers WHERE id = $1";
-        let row: Option<(i64, String, String)> =
-            on_pool!(self, pool => sqlx::query_as(query).bind(id).fetch_optional(pool).await)?;
+        let row: Option<(i64, String, String)> = on_pool!(self, pool =>
+            sqlx::query_as(&self.sql(query)).bind(id).fetch_optional(pool).await)?;
         Ok(row.map(Subscriber::from))
     }
 
@@ -172,8 +240,8 @@ impl Newsletter {
         let query = "SELECT l.id AS list_id, l.name AS list_name, s.active
             FROM subscriptions s JOIN lists l ON l.id = s.list_id
             WHERE s.subscriber_id = $1 ORDER BY l.id";
-        let rows: Vec<(i64, String, bool)> =
-            on_pool!(self, pool => sqlx::query_as(query).bind(subscriber).fetch_all(pool).await)?;
+        let rows: Vec<(i64, String, bool)> = on_pool!(self, pool =>
+            sqlx::query_as(&self.sql(query)).bind(subscriber).fetch_all(pool).await)?;
         let subscription = |(list_id, list_name, active)| Subscription {
             list_id,
             list_name,
@@ -186,7 +254,7 @@ impl Newsletter {
     pub async fn unsubscribe(&self, subscriber: i64, list: i64) -> Result<bool, sqlx::Error> {
         let query = "UPDATE subscriptions SET active = FALSE
             WHERE subscriber_id = $1 AND list_id = $2";
-        let done = on_pool!(self, pool => sqlx::query(query).bind(subscriber).bind(list)
+        let done = on_pool!(self, pool => sqlx::query(&self.sql(query)).bind(subscriber).bind(list)
             .execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(done > 0)
     }

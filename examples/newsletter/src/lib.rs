@@ -17,7 +17,7 @@
 //! `LinkUser::fingerprint`): changing it voids the links sent before.
 //!
 //! The data lives in the database `newsletter`: SQLite by default, PostgreSQL when
-//! `databases.newsletter.url` says `postgres://`.
+//! `databases.newsletter.url` says `postgres://`, MySQL or MariaDB when it says `mysql://`.
 
 mod data;
 mod prometheus;
@@ -28,7 +28,7 @@ use rocket::figment::{Figment, Profile};
 use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
 
-pub use data::{Newsletter, NewsletterPool, PgDb, SqliteDb, Subscriber, Subscription};
+pub use data::{MySqlDb, Newsletter, NewsletterPool, PgDb, SqliteDb, Subscriber, Subscription};
 
 /// The example's configuration: Rocket's usual sources, with `Rocket.toml` read from this
 /// crate's directory (unless `ROCKET_CONFIG` names another file), so that `cargo run -p
@@ -53,7 +53,8 @@ pub fn rocket() -> Rocket<Build> {
 }
 
 /// The application, with the given configuration. The database URL's scheme picks the pool:
-/// `postgres://` (or `postgresql://`) for PostgreSQL, anything else for SQLite. The first site
+/// `postgres://` (or `postgresql://`) for PostgreSQL, `mysql://` (or `mariadb://`) for MySQL,
+/// anything else for SQLite. The first site
 /// built in a process installs the Prometheus recorder that `GET /metrics` renders.
 pub fn rocket_with(figment: Figment) -> Rocket<Build> {
     let url: String = figment
@@ -72,6 +73,11 @@ pub fn rocket_with(figment: Figment) -> Rocket<Build> {
             .attach(PgDb::init())
             .attach(rocket_linktoken::fairing::<PgDb>())
             .attach(data::fairing::<PgDb>())
+    } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+        rocket
+            .attach(MySqlDb::init())
+            .attach(rocket_linktoken::fairing::<MySqlDb>())
+            .attach(data::fairing::<MySqlDb>())
     } else {
         rocket
             .attach(SqliteDb::init())
