@@ -1,5 +1,6 @@
-//! Several newsletter processes on one PostgreSQL database: spends stay exact across servers,
-//! and a server killed with SIGKILL mid-burst loses no spent use's row.
+//! Several newsletter processes on one PostgreSQL database, and on one MySQL database: spends
+//! stay exact across servers, and a server killed with SIGKILL mid-burst loses no spent use's
+//! row.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use linktoken_tests::process::Process;
 use linktoken_tests::{try_send, Backend, Request, TestDb, SECRET};
 use rocket::figment::Figment;
-use rocket_db_pools::sqlx::{self, PgPool};
+use rocket_db_pools::sqlx::{self, pool::PoolConnection, Executor as _, MySqlPool, PgPool};
 use rocket_linktoken::{Issuer, LinkSpec};
 
 /// The newsletter server binary.
@@ -18,49 +19,102 @@ fn issuer() -> Issuer {
     Issuer::from_figment(&Figment::new().merge(("linktoken.secret", SECRET))).unwrap()
 }
 
+/// The servers' shared database.
+enum Pool {
+    Postgres(PgPool),
+    Mysql(MySqlPool),
+}
+
+/// Runs one sqlx expression on the pool, whatever its database.
+macro_rules! on_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            Pool::Postgres($p) => $body,
+            Pool::Mysql($p) => $body,
+        }
+    };
+}
+
+/// A connection inside a transaction, on either database.
+enum Held {
+    Postgres(PoolConnection<sqlx::Postgres>),
+    Mysql(PoolConnection<sqlx::MySql>),
+}
+
 /// A connection to the servers' shared database, with the runtime it lives on.
 struct Database {
     runtime: tokio::runtime::Runtime,
-    pool: PgPool,
+    pool: Pool,
 }
 
 impl Database {
-    fn connect(url: &str) -> Database {
+    fn connect(backend: Backend, url: &str) -> Database {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let pool = runtime.block_on(PgPool::connect(url)).unwrap();
+        let pool = match backend {
+            Backend::Postgres => Pool::Postgres(runtime.block_on(PgPool::connect(url)).unwrap()),
+            Backend::Mysql => Pool::Mysql(runtime.block_on(MySqlPool::connect(url)).unwrap()),
+            Backend::Sqlite => panic!("the servers share a database server"),
+        };
         Database { runtime, pool }
+    }
+
+    /// A query with one parameter, as this database binds it.
+    fn one_parameter(&self, query: &'static str) -> String {
+        match self.pool {
+            Pool::Postgres(_) => query.replace('?', "$1"),
+            Pool::Mysql(_) => query.to_string(),
+        }
     }
 
     /// `(status, outcome)` of every row of a link, in order.
     fn rows(&self, jti: &str) -> Vec<(Option<i32>, String)> {
-        let query = "SELECT status, outcome FROM linktoken_uses WHERE jti = $1 ORDER BY id";
-        self.runtime
-            .block_on(sqlx::query_as(query).bind(jti).fetch_all(&self.pool))
-            .unwrap()
+        let query = self
+            .one_parameter("SELECT status, outcome FROM linktoken_uses WHERE jti = ? ORDER BY id");
+        on_pool!(&self.pool, pool => self
+            .runtime
+            .block_on(sqlx::query_as(&query).bind(jti).fetch_all(pool)))
+        .unwrap()
     }
 
-    /// Locks one subscription row until the returned transaction ends: a request unsubscribing
-    /// it stops inside its handler, after its use was spent and before its response.
-    fn hold_subscription(
-        &self,
-        subscriber: i64,
-        list: i64,
-    ) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    /// Locks one subscription row until the returned transaction is rolled back: a request
+    /// unsubscribing it stops inside its handler, after its use was spent and before its
+    /// response. Ids are written into the text: they are this test's numbers.
+    fn hold_subscription(&self, subscriber: i64, list: i64) -> Held {
+        let lock = format!(
+            "SELECT 1 FROM subscriptions WHERE subscriber_id = {subscriber} AND list_id = {list} \
+             FOR UPDATE"
+        );
         self.runtime.block_on(async {
-            let mut tx = self.pool.begin().await.unwrap();
-            sqlx::query(
-                "SELECT 1 FROM subscriptions WHERE subscriber_id = $1 AND list_id = $2 FOR UPDATE",
-            )
-            .bind(subscriber)
-            .bind(list)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-            tx
+            match &self.pool {
+                Pool::Postgres(pool) => {
+                    let mut conn = pool.acquire().await.unwrap();
+                    conn.execute("BEGIN").await.unwrap();
+                    conn.execute(lock.as_str()).await.unwrap();
+                    Held::Postgres(conn)
+                }
+                Pool::Mysql(pool) => {
+                    let mut conn = pool.acquire().await.unwrap();
+                    conn.execute("BEGIN").await.unwrap();
+                    conn.execute(lock.as_str()).await.unwrap();
+                    Held::Mysql(conn)
+                }
+            }
         })
+    }
+
+    /// Ends a transaction of [`Database::hold_subscription`].
+    fn release(&self, held: Held) {
+        self.runtime
+            .block_on(async {
+                match held {
+                    Held::Postgres(mut conn) => conn.execute("ROLLBACK").await.map(drop),
+                    Held::Mysql(mut conn) => conn.execute("ROLLBACK").await.map(drop),
+                }
+            })
+            .unwrap();
     }
 
     /// Waits until `jti` has a spent row whose status is not known yet. The request runs in
@@ -97,14 +151,11 @@ impl Database {
 
     /// The uses a link has kept, if it has a ledger row.
     fn uses(&self, jti: &str) -> Option<i64> {
-        let query = "SELECT uses FROM linktoken_tokens WHERE jti = $1";
-        self.runtime
-            .block_on(
-                sqlx::query_scalar(query)
-                    .bind(jti)
-                    .fetch_optional(&self.pool),
-            )
-            .unwrap()
+        let query = self.one_parameter("SELECT uses FROM linktoken_tokens WHERE jti = ?");
+        on_pool!(&self.pool, pool => self
+            .runtime
+            .block_on(sqlx::query_scalar(&query).bind(jti).fetch_optional(pool)))
+        .unwrap()
     }
 }
 
@@ -132,13 +183,12 @@ fn leak(url: String) -> &'static str {
     Box::leak(url.into_boxed_str())
 }
 
-#[test]
-fn three_servers_spend_each_use_exactly_once() {
-    let Some(db) = TestDb::create(Backend::Postgres) else {
+fn three_servers_spend_each_use_exactly_once(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else {
         return;
     };
     let servers = Process::start_together(SERVER, &db.url, 3);
-    let database = Database::connect(&db.url);
+    let database = Database::connect(backend, &db.url);
     let issuer = issuer();
 
     for round in 0..10 {
@@ -202,13 +252,12 @@ fn three_servers_spend_each_use_exactly_once() {
     }
 }
 
-#[test]
-fn failing_requests_in_flight_on_another_server_do_not_use_up_the_link() {
-    let Some(db) = TestDb::create(Backend::Postgres) else {
+fn failing_requests_in_flight_on_another_server_do_not_use_up_the_link(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else {
         return;
     };
     let servers = Process::start_together(SERVER, &db.url, 2);
-    let database = Database::connect(&db.url);
+    let database = Database::connect(backend, &db.url);
     let once = issuer()
         .issue(&LinkSpec::new("1", "unsubscribe", "/unsubscribe/1"))
         .unwrap();
@@ -248,13 +297,12 @@ fn failing_requests_in_flight_on_another_server_do_not_use_up_the_link() {
     );
 }
 
-#[test]
-fn a_server_killed_mid_burst_loses_no_spent_use() {
-    let Some(db) = TestDb::create(Backend::Postgres) else {
+fn a_server_killed_mid_burst_loses_no_spent_use(backend: Backend) {
+    let Some(db) = TestDb::create(backend) else {
         return;
     };
     let mut servers = Process::start_together(SERVER, &db.url, 3);
-    let database = Database::connect(&db.url);
+    let database = Database::connect(backend, &db.url);
     let issuer = issuer();
 
     // 40 five-use links, each clicked 8 times, the clicks spread over the servers.
@@ -319,7 +367,7 @@ fn a_server_killed_mid_burst_loses_no_spent_use() {
         held_request.join().unwrap().is_err(),
         "the held request died with its server"
     );
-    database.runtime.block_on(lock.rollback()).unwrap();
+    database.release(lock);
     assert_eq!(
         database.uses(&held.jti),
         Some(1),
@@ -376,3 +424,27 @@ fn a_server_killed_mid_burst_loses_no_spent_use() {
         assert_eq!(response.status, 200, "the survivors keep serving");
     }
 }
+
+/// Runs each test on one PostgreSQL database and on one MySQL database, when configured.
+macro_rules! on_shared_databases {
+    ($($test:ident),* $(,)?) => {
+        mod postgres {
+            $(#[test]
+            fn $test() {
+                super::$test(super::Backend::Postgres);
+            })*
+        }
+        mod mysql {
+            $(#[test]
+            fn $test() {
+                super::$test(super::Backend::Mysql);
+            })*
+        }
+    };
+}
+
+on_shared_databases!(
+    three_servers_spend_each_use_exactly_once,
+    failing_requests_in_flight_on_another_server_do_not_use_up_the_link,
+    a_server_killed_mid_burst_loses_no_spent_use,
+);

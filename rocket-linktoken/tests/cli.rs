@@ -1,5 +1,6 @@
 //! The `linktoken` command, run as a program against a site's configuration in a temporary
-//! directory, on SQLite and (when `LINKTOKEN_TEST_POSTGRES_URL` is set) PostgreSQL.
+//! directory, on SQLite and (when `LINKTOKEN_TEST_POSTGRES_URL` and `LINKTOKEN_TEST_MYSQL_URL`
+//! are set) PostgreSQL and MySQL.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -12,11 +13,31 @@ const SECRET: &str = "cli-test-secret-0123456789abcdef-0123456789";
 #[cfg(feature = "postgres")]
 const POSTGRES_URL_VAR: &str = "LINKTOKEN_TEST_POSTGRES_URL";
 
+/// The variable naming a MySQL server where the tests may create databases.
+#[cfg(feature = "mysql")]
+const MYSQL_URL_VAR: &str = "LINKTOKEN_TEST_MYSQL_URL";
+
 #[derive(Debug, Clone, Copy)]
 enum Backend {
     Sqlite,
     #[cfg(feature = "postgres")]
     Postgres,
+    #[cfg(feature = "mysql")]
+    Mysql,
+}
+
+/// The server's URL from the environment, or `None` after saying the test is skipped.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn server_url(var: &str) -> Option<String> {
+    let url = std::env::var(var).ok();
+    if url.is_none() {
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("a test")
+            .to_string();
+        let _ = writeln!(std::io::stderr(), "{test}: skipped, {var} is not set");
+    }
+    url
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -36,6 +57,8 @@ struct Site {
     url: String,
     #[cfg(feature = "postgres")]
     postgres: Option<(String, String)>,
+    #[cfg(feature = "mysql")]
+    mysql: Option<(String, String)>,
 }
 
 /// What a run of the command left.
@@ -47,8 +70,8 @@ struct Run {
 }
 
 impl Site {
-    /// A site on a new, empty database; `None` (after saying so) when PostgreSQL is asked
-    /// for and no server is configured.
+    /// A site on a new, empty database; `None` (after saying so) when PostgreSQL or MySQL is
+    /// asked for and no server is configured.
     fn new(backend: Backend) -> Option<Site> {
         let dir = std::env::temp_dir().join(unique("linktoken_cli"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -58,20 +81,12 @@ impl Site {
                 dir,
                 #[cfg(feature = "postgres")]
                 postgres: None,
+                #[cfg(feature = "mysql")]
+                mysql: None,
             },
             #[cfg(feature = "postgres")]
             Backend::Postgres => {
-                let Ok(admin) = std::env::var(POSTGRES_URL_VAR) else {
-                    let test = std::thread::current()
-                        .name()
-                        .unwrap_or("a test")
-                        .to_string();
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "{test}: skipped, {POSTGRES_URL_VAR} is not set"
-                    );
-                    return None;
-                };
+                let admin = server_url(POSTGRES_URL_VAR)?;
                 let name = unique("linktoken_cli");
                 postgres_admin(&admin, &format!("CREATE DATABASE {name}"));
                 let (server, _) = admin.rsplit_once('/').unwrap();
@@ -79,6 +94,22 @@ impl Site {
                     url: format!("{server}/{name}"),
                     dir,
                     postgres: Some((admin, name)),
+                    #[cfg(feature = "mysql")]
+                    mysql: None,
+                }
+            }
+            #[cfg(feature = "mysql")]
+            Backend::Mysql => {
+                let admin = server_url(MYSQL_URL_VAR)?;
+                let name = unique("linktoken_cli");
+                mysql_admin(&admin, &format!("CREATE DATABASE {name}"));
+                let (server, _) = admin.rsplit_once('/').unwrap();
+                Site {
+                    url: format!("{server}/{name}"),
+                    dir,
+                    #[cfg(feature = "postgres")]
+                    postgres: None,
+                    mysql: Some((admin, name)),
                 }
             }
         };
@@ -143,6 +174,15 @@ impl Site {
                 pool.close().await;
                 return;
             }
+            #[cfg(feature = "mysql")]
+            if self.mysql.is_some() {
+                let pool = rocket_db_pools::sqlx::MySqlPool::connect(&self.url)
+                    .await
+                    .unwrap();
+                pool.ledger().migrate().await.unwrap();
+                pool.close().await;
+                return;
+            }
             let pool = rocket_db_pools::sqlx::SqlitePool::connect(&self.url)
                 .await
                 .unwrap();
@@ -167,6 +207,14 @@ impl Site {
                 conn.execute(statements).await.unwrap();
                 return;
             }
+            #[cfg(feature = "mysql")]
+            if self.mysql.is_some() {
+                let mut conn = rocket_db_pools::sqlx::MySqlConnection::connect(&self.url)
+                    .await
+                    .unwrap();
+                conn.execute(statements).await.unwrap();
+                return;
+            }
             let mut conn = rocket_db_pools::sqlx::SqliteConnection::connect(&self.url)
                 .await
                 .unwrap();
@@ -185,7 +233,24 @@ impl Drop for Site {
                 &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
             );
         }
+        #[cfg(feature = "mysql")]
+        if let Some((admin, name)) = &self.mysql {
+            mysql_admin(admin, &format!("DROP DATABASE IF EXISTS {name}"));
+        }
     }
+}
+
+#[cfg(feature = "mysql")]
+fn mysql_admin(admin: &str, statement: &str) {
+    use rocket_db_pools::sqlx::{Connection, Executor, MySqlConnection};
+    let runtime = rocket::tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut conn = MySqlConnection::connect(admin).await.unwrap();
+        conn.execute(statement).await.unwrap();
+    });
 }
 
 #[cfg(feature = "postgres")]
@@ -460,6 +525,15 @@ macro_rules! on_every_backend {
             $(#[test]
             fn $behaviour() {
                 if let Some(site) = super::Site::new(super::Backend::Postgres) {
+                    super::$behaviour(&site);
+                }
+            })*
+        }
+        #[cfg(feature = "mysql")]
+        mod mysql {
+            $(#[test]
+            fn $behaviour() {
+                if let Some(site) = super::Site::new(super::Backend::Mysql) {
                     super::$behaviour(&site);
                 }
             })*

@@ -23,6 +23,11 @@ pub struct SqliteDb(sqlx::SqlitePool);
 #[database("app")]
 pub struct PgDb(sqlx::PgPool);
 
+/// The test application's database on MySQL.
+#[derive(Database)]
+#[database("app")]
+pub struct MySqlDb(sqlx::MySqlPool);
+
 /// Users 1, 2 and 3 exist; nobody else does.
 pub struct Member(pub u32);
 
@@ -199,5 +204,8 @@ pub fn app(backend: Backend, db: &TestDb, gate: Arc<Gate>, extra: Figment) -> Ro
         Backend::Postgres => rocket
             .attach(PgDb::init())
             .attach(rocket_linktoken::fairing::<PgDb>()),
+        Backend::Mysql => rocket
+            .attach(MySqlDb::init())
+            .attach(rocket_linktoken::fairing::<MySqlDb>()),
     }
 }

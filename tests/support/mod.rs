@@ -1,5 +1,5 @@
 //! Test support: real servers on real sockets, a plain HTTP/1.1 client, token minting, and a
-//! throwaway database per server on SQLite or PostgreSQL.
+//! throwaway database per server on SQLite, PostgreSQL or MySQL (MariaDB).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -24,6 +24,11 @@ pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789abcdef";
 /// there, created and dropped around it.
 pub const POSTGRES_URL_VAR: &str = "LINKTOKEN_TEST_POSTGRES_URL";
 
+/// The environment variable naming a MySQL or MariaDB server for the MySQL half of the suite,
+/// e.g. `mysql://root@127.0.0.1:3306/test`. Each test server gets its own database there, and
+/// its own user (so an outage can be made for it alone), created and dropped around it.
+pub const MYSQL_URL_VAR: &str = "LINKTOKEN_TEST_MYSQL_URL";
+
 /// Which database a test server keeps its ledger in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -31,6 +36,8 @@ pub enum Backend {
     Sqlite,
     /// A fresh database on the PostgreSQL server named by [`POSTGRES_URL_VAR`].
     Postgres,
+    /// A fresh database on the MySQL server named by [`MYSQL_URL_VAR`].
+    Mysql,
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -53,12 +60,34 @@ pub struct TestDb {
 
 enum Cleanup {
     File(std::path::PathBuf),
-    Postgres { admin: String, name: String },
+    Postgres {
+        admin: String,
+        name: String,
+    },
+    /// A database and a user of the same name, who may reach that database only.
+    Mysql {
+        admin: String,
+        name: String,
+    },
+}
+
+/// The server's URL from the environment, or `None` after saying the test is skipped.
+fn server_url(var: &str) -> Option<String> {
+    let url = std::env::var(var).ok();
+    if url.is_none() {
+        // Straight to stderr: the test harness swallows `eprintln!` of passing tests.
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("a test")
+            .to_string();
+        let _ = writeln!(std::io::stderr(), "{test}: skipped, {var} is not set");
+    }
+    url
 }
 
 impl TestDb {
-    /// A new, empty database; `None` (after saying so) when the backend is PostgreSQL and no
-    /// server is configured.
+    /// A new, empty database; `None` (after saying so) when the backend is PostgreSQL or MySQL
+    /// and no server is configured.
     pub fn create(backend: Backend) -> Option<TestDb> {
         match backend {
             Backend::Sqlite => {
@@ -70,18 +99,7 @@ impl TestDb {
                 })
             }
             Backend::Postgres => {
-                let Ok(admin) = std::env::var(POSTGRES_URL_VAR) else {
-                    // Straight to stderr: the test harness swallows `eprintln!` of passing tests.
-                    let test = std::thread::current()
-                        .name()
-                        .unwrap_or("a test")
-                        .to_string();
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "{test}: skipped, {POSTGRES_URL_VAR} is not set"
-                    );
-                    return None;
-                };
+                let admin = server_url(POSTGRES_URL_VAR)?;
                 let name = unique("linktoken");
                 postgres_admin(&admin, &format!("CREATE DATABASE {name}"));
                 let url = match admin.rsplit_once('/') {
@@ -93,14 +111,50 @@ impl TestDb {
                     cleanup: Cleanup::Postgres { admin, name },
                 })
             }
+            Backend::Mysql => {
+                let admin = server_url(MYSQL_URL_VAR)?;
+                // MySQL's user names have at most 32 characters.
+                let name = unique("lt");
+                let Some(server) = admin
+                    .split_once("://")
+                    .and_then(|(_, rest)| rest.rsplit_once('/'))
+                    .map(|(authority, _)| {
+                        authority
+                            .rsplit_once('@')
+                            .map_or(authority, |(_, host)| host)
+                    })
+                else {
+                    panic!("{MYSQL_URL_VAR} must be mysql://user@host:port/database");
+                };
+                mysql_admin(
+                    &admin,
+                    &[
+                        &format!("CREATE DATABASE {name}"),
+                        &format!("CREATE USER '{name}'@'%' IDENTIFIED BY '{name}'"),
+                        &format!("GRANT ALL PRIVILEGES ON {name}.* TO '{name}'@'%'"),
+                    ],
+                );
+                Some(TestDb {
+                    url: format!("mysql://{name}:{name}@{server}/{name}"),
+                    cleanup: Cleanup::Mysql { admin, name },
+                })
+            }
         }
     }
 }
 
 impl TestDb {
-    /// On PostgreSQL, makes the database unreachable as an outage would (every session ended,
-    /// new ones refused), or reachable again. SQLite files have no such thing: a no-op.
+    /// On PostgreSQL and MySQL, makes the database unreachable as an outage would (every
+    /// session ended, new ones refused), or reachable again. SQLite files have no such thing: a
+    /// no-op.
     pub fn set_reachable(&self, reachable: bool) {
+        if let Cleanup::Mysql { admin, name } = &self.cleanup {
+            let lock = if reachable { "UNLOCK" } else { "LOCK" };
+            mysql_admin(admin, &[&format!("ALTER USER '{name}'@'%' ACCOUNT {lock}")]);
+            if !reachable {
+                mysql_kill_sessions(admin, name);
+            }
+        }
         if let Cleanup::Postgres { admin, name } = &self.cleanup {
             postgres_admin(
                 admin,
@@ -121,9 +175,17 @@ impl TestDb {
 
 impl TestDb {
     /// Empties the database under a running server: PostgreSQL drops and creates it again
-    /// (every session ended); SQLite drops the library's tables.
+    /// (every session ended); MySQL drops and creates it again (its sessions live on, and find
+    /// no tables); SQLite drops the library's tables.
     pub fn recreate_empty(&self) {
         match &self.cleanup {
+            Cleanup::Mysql { admin, name } => mysql_admin(
+                admin,
+                &[
+                    &format!("DROP DATABASE {name}"),
+                    &format!("CREATE DATABASE {name}"),
+                ],
+            ),
             Cleanup::Postgres { admin, name } => {
                 postgres_admin(admin, &format!("DROP DATABASE {name} WITH (FORCE)"));
                 postgres_admin(admin, &format!("CREATE DATABASE {name}"));
@@ -152,7 +214,9 @@ impl TestDb {
     /// Runs one statement on the database on a connection of its own, as another program
     /// sharing it would: the application's data changing under a running server.
     pub fn execute(&self, statement: &str) {
-        use rocket_db_pools::sqlx::{Connection, Executor, PgConnection, SqliteConnection};
+        use rocket_db_pools::sqlx::{
+            Connection, Executor, MySqlConnection, PgConnection, SqliteConnection,
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -166,6 +230,11 @@ impl TestDb {
                 }
                 Cleanup::Postgres { .. } => {
                     let mut conn = PgConnection::connect(&self.url).await.unwrap();
+                    conn.execute(statement).await.unwrap();
+                    conn.close().await.unwrap();
+                }
+                Cleanup::Mysql { .. } => {
+                    let mut conn = MySqlConnection::connect(&self.url).await.unwrap();
                     conn.execute(statement).await.unwrap();
                     conn.close().await.unwrap();
                 }
@@ -188,8 +257,54 @@ impl Drop for TestDb {
                     &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
                 );
             }
+            Cleanup::Mysql { admin, name } => {
+                mysql_admin(admin, &[&format!("DROP USER IF EXISTS '{name}'@'%'")]);
+                mysql_kill_sessions(admin, name);
+                mysql_admin(admin, &[&format!("DROP DATABASE IF EXISTS {name}")]);
+            }
         }
     }
+}
+
+fn mysql_admin(admin_url: &str, statements: &[&str]) {
+    use rocket_db_pools::sqlx::{Connection, Executor, MySqlConnection};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut conn = MySqlConnection::connect(admin_url).await.unwrap();
+        for statement in statements {
+            conn.execute(*statement).await.unwrap();
+        }
+        conn.close().await.unwrap();
+    });
+}
+
+/// Ends every session of the MySQL user `user`.
+fn mysql_kill_sessions(admin_url: &str, user: &str) {
+    use rocket_db_pools::sqlx::{self, Connection, Executor, MySqlConnection};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut conn = MySqlConnection::connect(admin_url).await.unwrap();
+        let sessions: Vec<String> = sqlx::query_scalar(
+            "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE user = ?",
+        )
+        .bind(user)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        for session in sessions {
+            // A session may end by itself meanwhile.
+            let _ = conn
+                .execute(format!("KILL CONNECTION {session}").as_str())
+                .await;
+        }
+        conn.close().await.unwrap();
+    });
 }
 
 fn postgres_admin(admin_url: &str, statement: &str) {
@@ -523,8 +638,8 @@ pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Runs a behaviour test against SQLite, and against PostgreSQL when it is configured.
-/// Attributes written above a test (`#[ignore = "why"]`) go on both of its runs.
+/// Runs a behaviour test against SQLite, and against PostgreSQL and MySQL when they are
+/// configured. Attributes written above a test (`#[ignore = "why"]`) go on each of its runs.
 ///
 /// ```ignore
 /// backend_tests! {
@@ -558,22 +673,39 @@ macro_rules! backend_tests {
                 }
             )*
         }
+        mod mysql {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                $(#[$attribute])*
+                fn $name() {
+                    let $backend = $crate::Backend::Mysql;
+                    $body
+                }
+            )*
+        }
     };
 }
 
 /// Holds the ledger's tables against every writer until released: SQLite's exclusive lock on
-/// the file, or a PostgreSQL table lock. Reads of PostgreSQL go on meanwhile.
+/// the file, a PostgreSQL table lock, or MySQL's `LOCK TABLES`. Reads of PostgreSQL go on
+/// meanwhile.
 pub enum WriteLock {
     /// A connection inside `BEGIN EXCLUSIVE`.
     Sqlite(rocket_db_pools::sqlx::SqliteConnection),
     /// A connection inside a transaction holding both ledger tables.
     Postgres(Box<rocket_db_pools::sqlx::PgConnection>),
+    /// A connection holding both ledger tables' write locks.
+    Mysql(Box<rocket_db_pools::sqlx::MySqlConnection>),
 }
 
 impl WriteLock {
     /// Takes the lock on the database at `url`.
     pub async fn take(backend: Backend, url: &str) -> WriteLock {
-        use rocket_db_pools::sqlx::{Connection, Executor, PgConnection, SqliteConnection};
+        use rocket_db_pools::sqlx::{
+            Connection, Executor, MySqlConnection, PgConnection, SqliteConnection,
+        };
         match backend {
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::connect(url).await.unwrap();
@@ -589,6 +721,13 @@ impl WriteLock {
                 .unwrap();
                 WriteLock::Postgres(Box::new(conn))
             }
+            Backend::Mysql => {
+                let mut conn = MySqlConnection::connect(url).await.unwrap();
+                conn.execute("LOCK TABLES linktoken_uses WRITE, linktoken_tokens WRITE")
+                    .await
+                    .unwrap();
+                WriteLock::Mysql(Box::new(conn))
+            }
         }
     }
 
@@ -598,6 +737,7 @@ impl WriteLock {
         match self {
             WriteLock::Sqlite(mut conn) => conn.execute("ROLLBACK").await.map(drop),
             WriteLock::Postgres(mut conn) => conn.execute("ROLLBACK").await.map(drop),
+            WriteLock::Mysql(mut conn) => conn.execute("UNLOCK TABLES").await.map(drop),
         }
         .unwrap();
     }
@@ -606,7 +746,7 @@ impl WriteLock {
 /// `(status, outcome)` of a link's rows, read on a connection of its own (for a database whose
 /// server has stopped).
 pub fn rows_of(backend: Backend, url: &str, jti: &str) -> Vec<(Option<u16>, String)> {
-    use rocket_db_pools::sqlx::{PgPool, SqlitePool};
+    use rocket_db_pools::sqlx::{MySqlPool, PgPool, SqlitePool};
     use rocket_linktoken::LedgerPool;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -616,6 +756,7 @@ pub fn rows_of(backend: Backend, url: &str, jti: &str) -> Vec<(Option<u16>, Stri
         let ledger = match backend {
             Backend::Sqlite => SqlitePool::connect(url).await.unwrap().ledger(),
             Backend::Postgres => PgPool::connect(url).await.unwrap().ledger(),
+            Backend::Mysql => MySqlPool::connect(url).await.unwrap().ledger(),
         };
         let rows = ledger.uses(jti).await.unwrap();
         rows.into_iter().map(|r| (r.status, r.outcome)).collect()
