@@ -442,6 +442,24 @@ backend_tests! {
         assert_eq!(record.uses, 0);
     }
 
+    fn link_ids_differing_only_in_case_are_different_links(backend) {
+        // Ids are base64url: a database comparing text without regard to case would spend or
+        // revoke one link for another.
+        let Some(server) = server(backend) else { return };
+        let spec = |jti: &str| LinkSpec::new("2", "preferences", "/preferences").max_uses(1).jti(jti);
+        let (upper_url, upper) = link(&server, spec("CaseOnlyLinkId"));
+        let (revoked_url, revoked) = link(&server, spec("CASEONLYLINKID"));
+        let (lower_url, lower) = link(&server, spec("caseonlylinkid"));
+        assert_eq!(server.get(&upper_url).status, 200);
+        assert_eq!(server.get(&upper_url).status, 410);
+        server.block_on(server.ledger.revoke(&revoked)).unwrap();
+        assert_eq!(server.get(&revoked_url).status, 410);
+        assert_eq!(server.get(&lower_url).status, 200, "neither the spent id nor the revoked one is this one");
+        assert_eq!(spent_uses(&server, &upper), Some(1));
+        assert_eq!(spent_uses(&server, &revoked), Some(0));
+        assert_eq!(history(&server, &lower), [row("GET", 200, "spent")]);
+    }
+
     fn revoking_a_user_revokes_links_issued_before(backend) {
         let Some(server) = server(backend) else { return };
         let earlier = Utc::now() - TimeDelta::minutes(5);
