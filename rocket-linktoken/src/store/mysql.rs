@@ -258,6 +258,9 @@ fn convention_broken(common: &str) -> Option<String> {
         if c == '\'' {
             quoted = !quoted;
         }
+        if c == '/' && !quoted {
+            return Some("`/`, decimal division on MySQL".to_owned());
+        }
         if c != '$' || quoted {
             continue;
         }
@@ -668,6 +671,18 @@ mod tests {
             Some("$4 where $1 was due")
         );
         assert!(convention_broken(sql::REPORT_BY_SCOPE).is_some());
+        assert_eq!(
+            convention_broken("SELECT used_at / 86400 FROM linktoken_uses").as_deref(),
+            Some("`/`, decimal division on MySQL")
+        );
+        assert_eq!(
+            convention_broken("SELECT x FROM t WHERE a = $1 AND b = $1"),
+            Some("$1 where $2 was due".to_owned())
+        );
+        assert_eq!(
+            convention_broken("SELECT used_at - used_at % 86400 FROM t WHERE path = '/a/$1'"),
+            None
+        );
         assert!(convention_broken(sql::REVOKE).is_some());
         assert_eq!(convention_broken(sql::TOKEN), None);
     }
