@@ -1,4 +1,5 @@
-//! The attack suite: one test per way of attacking a link, each run on SQLite and PostgreSQL.
+//! The attack suite: one test per way of attacking a link, each run on SQLite, PostgreSQL
+//! and MySQL.
 //!
 //! Every test asserts the exact status and the refusal's code (README, "What a request gets"),
 //! the rows the attempt left in `linktoken_uses` (none until the signature holds; from the claim
