@@ -115,6 +115,10 @@ macro_rules! dispatch {
     };
 }
 
+mod browse;
+
+pub use browse::{DailyBy, DailyCount, LinkFilter, LinkSummary, UserRevocation};
+
 /// The statements whose SQL is the same on every backend, written once and compiled for each
 /// dialect's pool (sqlx types its queries by database, so a generic function would need a
 /// bound per bound value). SQLite binds `$1`-style numbered parameters too.
