@@ -220,7 +220,8 @@ pub(super) mod sql {
          GROUP BY outcome ORDER BY n DESC, grp";
 
     /// Links with an attempt of scope `$1`, user `$2` and (any of its attempts) outcome `$3`,
-    /// each optional; the link with the latest attempt first, `$4` of them after `$5`.
+    /// each optional; the link with the latest attempt first (the later row first within a
+    /// second), `$4` of them after `$5`.
     pub(crate) const LINKS: &str = "SELECT g.jti, g.sub, g.scope, g.attempts, g.last_at,
             t.uses, t.max_uses, t.revoked_at
          FROM (SELECT jti, min(sub) AS sub, min(scope) AS scope, count(*) AS attempts,
@@ -230,7 +231,7 @@ pub(super) mod sql {
                GROUP BY jti
                HAVING max(CASE WHEN outcome = COALESCE($3, outcome) THEN 1 ELSE 0 END) = 1) g
          LEFT JOIN linktoken_tokens t ON t.jti = g.jti
-         ORDER BY g.last_id DESC
+         ORDER BY g.last_at DESC, g.last_id DESC
          LIMIT $4 OFFSET $5";
 
     /// The revocations of user `$1`, the latest first.
