@@ -19,7 +19,7 @@ pub(crate) const STYLE: &str = "body{margin:0;background:#f3f4f7;color:#1d2330;\
     .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.9rem}\
     th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e6e9ef;\
     vertical-align:top;overflow-wrap:anywhere}\
-    svg{max-width:100%;height:auto;display:block}\
+    figure{margin:0}svg{max-width:100%;height:auto;display:block}\
     form.inline{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end;margin:.5rem 0}\
     label{display:flex;flex-direction:column;font-size:.85rem}input,select,button{font:inherit}\
     button{padding:.3rem .8rem}.notice{background:#e8f5ec;border:1px solid #9fd3ae;\
