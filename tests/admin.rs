@@ -262,6 +262,53 @@ backend_tests! {
         assert!(user.body.contains("rel=\"prev\" href=\"/ops/user?id=7&amp;page=1\""), "{}", user.body);
     }
 
+    fn attempts_are_counted_per_utc_day_and_refusals_over_the_last_day(backend) {
+        let Some(server) = start(backend) else { return };
+        // Noon two days ago, a second before and at the midnight that starts yesterday, and an
+        // hour ago; the refusal of two days ago is outside the last 24 hours.
+        let today = linktoken_tests::now() - linktoken_tests::now() % 86_400;
+        let rows = [
+            ("a", "s", "spent", today - 2 * 86_400 + 43_200),
+            ("b", "s", "expired", today - 2 * 86_400 + 43_200),
+            ("c", "t", "spent", today - 86_400 - 1),
+            ("d", "s", "used_up", today - 86_400),
+            ("e", "s", "used_up", linktoken_tests::now() - 3_600),
+        ];
+        let values: Vec<String> = rows
+            .iter()
+            .map(|(jti, scope, outcome, at)| format!("('{jti}', '1', '{scope}', 'GET', '/', 200, '{outcome}', {at})"))
+            .collect();
+        server.db().execute(&format!(
+            "INSERT INTO linktoken_uses (jti, sub, scope, method, path, status, outcome, used_at) VALUES {}",
+            values.join(", ")
+        ));
+        let since = chrono::DateTime::from_timestamp(today - 2 * 86_400, 0).unwrap();
+        let day = |days_ago: i64| chrono::DateTime::from_timestamp(today - days_ago * 86_400, 0).unwrap().date_naive();
+
+        let by_scope = server.block_on(server.ledger.daily_uses(since, rocket_linktoken::DailyBy::Scope)).unwrap();
+        let points: Vec<_> = by_scope.iter().map(|p| (p.day, p.key.as_str(), p.count)).collect();
+        let mut expected = vec![(day(2), "s", 2), (day(2), "t", 1), (day(1), "s", 1)];
+        // The attempt an hour ago is today's, or yesterday's just after midnight.
+        if linktoken_tests::now() - 3_600 >= today {
+            expected.push((day(0), "s", 1));
+        } else {
+            expected[2].2 += 1;
+        }
+        assert_eq!(points, expected);
+
+        let later = chrono::DateTime::from_timestamp(today - 86_400, 0).unwrap();
+        let by_outcome = server.block_on(server.ledger.daily_uses(later, rocket_linktoken::DailyBy::Outcome)).unwrap();
+        let total: i64 = by_outcome.iter().filter(|p| p.key == "used_up").map(|p| p.count).sum();
+        assert_eq!(total, 2);
+        assert!(by_outcome.iter().all(|p| p.key != "expired" && p.key != "spent"), "{by_outcome:?}");
+
+        let refusals = server
+            .block_on(server.ledger.refusals(chrono::Utc::now() - chrono::TimeDelta::hours(24)))
+            .unwrap();
+        let recent_used_up = if linktoken_tests::now() - (today - 86_400) <= 86_400 { 2 } else { 1 };
+        assert_eq!(refusals, [("used_up".to_string(), recent_used_up)]);
+    }
+
     fn what_clients_sent_is_escaped_on_the_links_page(backend) {
         let Some(server) = start(backend) else { return };
         let link = server.issuer.issue(&LinkSpec::new("1", "default", "/default")).unwrap();

@@ -118,7 +118,13 @@ macro_rules! browse_statements {
                 .fetch_all(pool)
                 .await?;
             rows.iter()
-                .map(|row| Ok((row.try_get("day")?, row.try_get("grp")?, row.try_get("n")?)))
+                .map(|row| {
+                    Ok((
+                        row.try_get("bucket")?,
+                        row.try_get("grp")?,
+                        row.try_get("n")?,
+                    ))
+                })
                 .collect()
         }
 
@@ -203,15 +209,15 @@ pub(super) use browse_statements;
 pub(super) mod sql {
     /// Attempts since `$1` per UTC day (unix seconds at midnight) and scope.
     pub(crate) const DAILY_BY_SCOPE: &str =
-        "SELECT used_at - used_at % 86400 AS day, scope AS grp, count(*) AS n
+        "SELECT used_at - used_at % 86400 AS bucket, scope AS grp, count(*) AS n
          FROM linktoken_uses WHERE used_at >= $1
-         GROUP BY used_at - used_at % 86400, scope ORDER BY day, grp";
+         GROUP BY used_at - used_at % 86400, scope ORDER BY bucket, grp";
 
     /// Attempts since `$1` per UTC day and outcome.
     pub(crate) const DAILY_BY_OUTCOME: &str =
-        "SELECT used_at - used_at % 86400 AS day, outcome AS grp, count(*) AS n
+        "SELECT used_at - used_at % 86400 AS bucket, outcome AS grp, count(*) AS n
          FROM linktoken_uses WHERE used_at >= $1
-         GROUP BY used_at - used_at % 86400, outcome ORDER BY day, grp";
+         GROUP BY used_at - used_at % 86400, outcome ORDER BY bucket, grp";
 
     /// Refused attempts since `$1` per refusal code, the most frequent first.
     pub(crate) const REFUSALS: &str = "SELECT outcome AS grp, count(*) AS n
