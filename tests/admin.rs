@@ -4,8 +4,9 @@
 //! `/admin` behind its password.
 
 use linktoken_tests::app::{app, Gate};
+use linktoken_tests::process::Process;
 use linktoken_tests::{
-    backend_tests, newsletter_figment, Backend, Request, Response, Server, TestDb,
+    backend_tests, newsletter_figment, send, Backend, Request, Response, Server, TestDb,
 };
 use rocket::figment::Figment;
 use rocket::http::Status;
@@ -403,6 +404,30 @@ fn a_release_newsletter_without_a_password_mounts_no_admin() {
         Request::new("GET", "/admin").header("Authorization", basic("newsletter-admin"));
     assert_eq!(server.send(&debug_password).status, 404);
     assert!(!server.get("/").body.contains("/admin"));
+}
+
+#[test]
+fn a_release_newsletter_without_a_password_says_why_there_is_no_admin() {
+    let db = TestDb::create(Backend::Sqlite).expect("SQLite is always there");
+    let log = std::env::temp_dir().join(format!("linktoken-admin-log-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let server = Process::start_with(
+        env!("CARGO_BIN_EXE_newsletter-server"),
+        &db.url,
+        Some((&log, "normal")),
+        &[("ROCKET_PROFILE", "release")],
+    );
+    assert_eq!(
+        send(server.addr, &Request::new("GET", "/admin")).status,
+        404
+    );
+    drop(server);
+    let written = std::fs::read_to_string(&log).expect("the log");
+    let _ = std::fs::remove_file(&log);
+    assert!(
+        written.contains("newsletter: /admin is not mounted: no `admin_password` is configured"),
+        "{written}"
+    );
 }
 
 #[test]

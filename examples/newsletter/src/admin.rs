@@ -3,7 +3,7 @@
 //!
 //! `Rocket.toml` has a development password under the debug profile only. A release build
 //! without `admin_password` (e.g. `ROCKET_ADMIN_PASSWORD=...`) mounts no admin pages, and says
-//! so when it launches.
+//! so in its log as it starts.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -77,23 +77,23 @@ fn unauthorized() -> Challenge {
 }
 
 /// Mounts the admin pages at `/admin` if `admin_password` is configured; otherwise leaves
-/// them out, and logs why at launch.
+/// them out, and logs why at ignite.
 pub(crate) fn mount(rocket: Rocket<Build>, figment: &Figment) -> Rocket<Build> {
     match figment.extract_inner::<String>("admin_password") {
         Ok(password) if !password.is_empty() => rocket
             .manage(AdminPassword(Some(password)))
             .mount("/admin", rocket_linktoken::admin::routes::<Admin>())
             .register("/admin", catchers![unauthorized]),
-        _ => rocket
-            .manage(AdminPassword(None))
-            .attach(AdHoc::on_liftoff("admin pages", |_| {
-                Box::pin(async {
-                    rocket::warn!(
-                        "newsletter: /admin is not mounted: no `admin_password` is configured \
+        _ => rocket.manage(AdminPassword(None)).attach(AdHoc::on_ignite(
+            "admin pages",
+            |rocket| async {
+                rocket::warn!(
+                    "newsletter: /admin is not mounted: no `admin_password` is configured \
                      (set ROCKET_ADMIN_PASSWORD to mount it)"
-                    );
-                })
-            })),
+                );
+                rocket
+            },
+        )),
     }
 }
 
