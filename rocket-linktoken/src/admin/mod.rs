@@ -65,7 +65,7 @@ use rocket::route::{Handler, Outcome, Route};
 use rocket::Request;
 use sha2::{Digest, Sha256};
 
-use self::pages::{LinkPage, List, Overview, UserPage, PAGE_SIZE};
+use self::pages::{LinkPage, List, ListOn, Overview, UserPage, PAGE_SIZE};
 use crate::fairing::Configured;
 use crate::{DailyBy, Error, Ledger, LinkFilter};
 
@@ -368,12 +368,13 @@ async fn links(context: &Context<'_>, request: &Request<'_>) -> Result<Html, Err
     let page = page_number(request);
     let (links, has_next) = list_page(context.ledger, &filter, page).await?;
     let list = List {
+        on: ListOn::Links,
         filter: &filter,
         links: &links,
         page,
         has_next,
     };
-    Ok(context.page(Status::Ok, pages::links(&context.base, &list, "")))
+    Ok(context.page(Status::Ok, pages::links(&context.base, &list)))
 }
 
 async fn link(context: &Context<'_>, jti: &str, notice_html: String) -> Result<Html, Error> {
@@ -410,6 +411,7 @@ async fn user_page(
         user,
         revocations: &revocations,
         list: List {
+            on: ListOn::User,
             filter: &filter,
             links: &links,
             page,

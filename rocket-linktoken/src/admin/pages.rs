@@ -135,8 +135,18 @@ pub(crate) fn overview(base: &str, o: &Overview<'_>) -> String {
     page(base, "Links overview", &body)
 }
 
+/// The page a list of links is on, which its links to the pages before and after go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListOn {
+    /// `/links`, with the filter in the query.
+    Links,
+    /// `/user`, the filter being the user.
+    User,
+}
+
 /// The filter form of the links list, and the links' table.
 pub(crate) struct List<'a> {
+    pub(crate) on: ListOn,
     pub(crate) filter: &'a LinkFilter,
     pub(crate) links: &'a [LinkSummary],
     /// 1-based.
@@ -144,7 +154,7 @@ pub(crate) struct List<'a> {
     pub(crate) has_next: bool,
 }
 
-pub(crate) fn links(base: &str, list: &List<'_>, notice_html: &str) -> String {
+pub(crate) fn links(base: &str, list: &List<'_>) -> String {
     let f = list.filter;
     let field = |name: &str, value: &Option<String>| {
         format!(
@@ -153,7 +163,7 @@ pub(crate) fn links(base: &str, list: &List<'_>, notice_html: &str) -> String {
         )
     };
     let body = format!(
-        "{notice_html}<form class=\"inline\" method=\"get\" action=\"{b}/links\">{}{}{}\
+        "<form class=\"inline\" method=\"get\" action=\"{b}/links\">{}{}{}\
          <button type=\"submit\">Filter</button></form>\n{}",
         field("scope", &f.scope),
         field("user", &f.user),
@@ -206,13 +216,8 @@ pub(crate) fn link_table(base: &str, list: &List<'_>) -> String {
             let _ = write!(query, "{name}={}&", q(value));
         }
     }
-    let here = if f.user.is_some() && f.scope.is_none() && f.outcome.is_none() {
-        "user"
-    } else {
-        "links"
-    };
-    let target = |page: u64| match (here, &f.user) {
-        ("user", Some(user)) => format!("{b}/user?id={}&amp;page={page}", e(&q(user))),
+    let target = |page: u64| match (list.on, &f.user) {
+        (ListOn::User, Some(user)) => format!("{b}/user?id={}&amp;page={page}", e(&q(user))),
         _ => format!("{b}/links?{}page={page}", e(&query)),
     };
     if list.page > 1 {
