@@ -65,7 +65,7 @@ use rocket::route::{Handler, Outcome, Route};
 use rocket::Request;
 use sha2::{Digest, Sha256};
 
-use self::pages::{LinkPage, List, ListOn, Overview, UserPage, PAGE_SIZE};
+use self::pages::{LinkPage, List, ListOn, Overview, Tone, UserPage, PAGE_SIZE};
 use crate::fairing::Configured;
 use crate::{DailyBy, Error, Ledger, LinkFilter};
 
@@ -219,10 +219,10 @@ impl Context<'_> {
         Html { status, body }
     }
 
-    fn message(&self, status: Status, title: &str, class: &str, text: &str) -> Html {
+    fn message(&self, status: Status, title: &str, tone: Tone, text: &str) -> Html {
         self.page(
             status,
-            pages::page(&self.base, title, &pages::notice(class, text)),
+            pages::page(&self.base, title, &pages::notice(tone, text)),
         )
     }
 }
@@ -235,7 +235,10 @@ async fn answer<'r>(page: Page, request: &'r Request<'_>, data: Data<'r>) -> Htm
         let body = pages::page(
             "",
             "Not available",
-            &pages::notice("problem", "The link ledger is not set up on this server."),
+            &pages::notice(
+                Tone::Problem,
+                "The link ledger is not set up on this server.",
+            ),
         );
         return Html {
             status: Status::InternalServerError,
@@ -257,11 +260,11 @@ async fn answer<'r>(page: Page, request: &'r Request<'_>, data: Data<'r>) -> Htm
         Page::Links => links(&context, request).await,
         Page::Link => match text(request, "id") {
             Some(jti) => link(&context, &jti, String::new()).await,
-            None => Ok(context.message(Status::NotFound, "Link", "problem", "No link named.")),
+            None => Ok(context.message(Status::NotFound, "Link", Tone::Problem, "No link named.")),
         },
         Page::User => match text(request, "id") {
             Some(user) => user_page(&context, request, &user, String::new()).await,
-            None => Ok(context.message(Status::NotFound, "User", "problem", "No user named.")),
+            None => Ok(context.message(Status::NotFound, "User", Tone::Problem, "No user named.")),
         },
         Page::Revoke => revoke(&context, &session, &configured.verifier.keys, data).await,
         Page::RevokeUser => {
@@ -273,7 +276,7 @@ async fn answer<'r>(page: Page, request: &'r Request<'_>, data: Data<'r>) -> Htm
         context.message(
             Status::InternalServerError,
             "The ledger could not be read",
-            "problem",
+            Tone::Problem,
             &format!("Nothing was changed. {e}"),
         )
     })
@@ -460,7 +463,7 @@ fn forged(context: &Context<'_>) -> Html {
     context.message(
         Status::Forbidden,
         "Nothing was revoked",
-        "problem",
+        Tone::Problem,
         "The form's token does not match this browser's session, so nothing was changed. \
          Open the page again and submit its form.",
     )
@@ -470,7 +473,7 @@ fn unreadable(context: &Context<'_>) -> Html {
     context.message(
         Status::BadRequest,
         "Nothing was revoked",
-        "problem",
+        Tone::Problem,
         "The form could not be read, so nothing was changed.",
     )
 }
@@ -492,7 +495,7 @@ async fn revoke(
     }
     context.ledger.revoke(&form.link).await?;
     let notice = pages::notice(
-        "notice",
+        Tone::Done,
         &format!("Link {} is revoked: it is refused from now on.", form.link),
     );
     link(context, &form.link, notice).await
@@ -524,7 +527,7 @@ async fn revoke_user(
         None => "in every scope".to_string(),
     };
     let notice = pages::notice(
-        "notice",
+        Tone::Done,
         &format!(
             "Every link of user {} {which} issued until now is revoked.",
             form.user

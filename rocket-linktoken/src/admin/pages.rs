@@ -67,8 +67,19 @@ pub(crate) fn page(base: &str, title: &str, body: &str) -> String {
     )
 }
 
+/// What a notice tells: something done, or a problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tone {
+    Done,
+    Problem,
+}
+
 /// A sentence in a box: what a form did, or why it did nothing.
-pub(crate) fn notice(class: &str, text: &str) -> String {
+pub(crate) fn notice(tone: Tone, text: &str) -> String {
+    let class = match tone {
+        Tone::Done => "notice",
+        Tone::Problem => "problem",
+    };
     format!("<p class=\"{class}\" role=\"status\">{}</p>\n", e(text))
 }
 
@@ -99,7 +110,7 @@ pub(crate) fn overview(base: &str, o: &Overview<'_>) -> String {
         );
         match &chart.svg {
             Ok(svg) => body.push_str(svg),
-            Err(why) => body.push_str(&notice("problem", &format!("No chart: {why}"))),
+            Err(why) => body.push_str(&notice(Tone::Problem, &format!("No chart: {why}"))),
         }
         body.push_str("</figure>\n<div class=\"scroll\"><table>\n");
         let _ = writeln!(body, "<tr><th>{filter}</th><th>attempts</th></tr>");
