@@ -1,6 +1,7 @@
 //! The example in a real browser: headless Chromium, driven over WebDriver by chromedriver,
 //! follows an unsubscribe link from the index page, confirms, and finds the link used up when
-//! it follows it again. Screenshots of each page go to `target/browser/`.
+//! it follows it again; then an admin goes through the admin pages and revokes a link.
+//! Screenshots of each page go to `target/browser/`.
 
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use linktoken_tests::{Backend, Server};
+use rocket_linktoken::LinkSpec;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -104,15 +106,23 @@ async fn screenshot(client: &Client, name: &str) {
         .expect("the screenshot is saved");
 }
 
+/// Whether Chromium and chromedriver are installed; says so when not.
+fn chromium_installed() -> bool {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return true;
+    }
+    // Straight to stderr: the test harness swallows `eprintln!` of passing tests, and CI looks
+    // for this line.
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: chromium not installed (apt-get install -y chromium chromium-driver)"
+    );
+    false
+}
+
 #[test]
 fn a_reader_unsubscribes_in_a_browser_and_the_link_is_then_used_up() {
-    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
-        // Straight to stderr: the test harness swallows `eprintln!` of passing tests, and CI
-        // looks for this line.
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped: chromium not installed (apt-get install -y chromium chromium-driver)"
-        );
+    if !chromium_installed() {
         return;
     }
     let server = Server::newsletter(Backend::Sqlite).expect("SQLite is always there");
@@ -162,4 +172,129 @@ fn a_reader_unsubscribes_in_a_browser_and_the_link_is_then_used_up() {
 
         client.close().await.expect("the session ends");
     });
+}
+
+/// Clicks the element `css` finds.
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} is on the page: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("{css} is clicked: {e}"));
+}
+
+#[test]
+fn an_admin_browses_the_admin_pages_and_revokes_a_link() {
+    if !chromium_installed() {
+        return;
+    }
+    let server = Server::newsletter(Backend::Sqlite).expect("SQLite is always there");
+    // Some history: a preferences link used twice, an unsubscribe link previewed, used, then
+    // refused.
+    let preferences = server
+        .issuer
+        .issue(&LinkSpec::new("1", "preferences", "/preferences"))
+        .expect("a link");
+    for _ in 0..2 {
+        assert_eq!(server.get(&preferences.url).status, 200);
+    }
+    let unsubscribe = server
+        .issuer
+        .issue(&LinkSpec::new("2", "unsubscribe", "/unsubscribe/1"))
+        .expect("a link");
+    assert_eq!(server.get(&unsubscribe.url).status, 200);
+    assert_eq!(
+        server.post_form(&unsubscribe.url, "confirm=yes").status,
+        200
+    );
+    assert_eq!(
+        server.post_form(&unsubscribe.url, "confirm=yes").status,
+        410
+    );
+
+    // The debug profile's development password, in the URL: the browser keeps it for the
+    // pages after.
+    let site = format!("http://admin:newsletter-admin@{}", server.addr);
+    let (_driver, port) = start_driver();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+
+    runtime.block_on(async {
+        let client = browser(port).await;
+        client
+            .goto(&format!("{site}/admin"))
+            .await
+            .expect("the overview opens");
+        heading(&client, |h| h == "Links overview").await;
+        let page = client.source().await.expect("the page source");
+        assert_eq!(page.matches("<svg").count(), 2, "{page}");
+        assert!(page.contains(">used_up</a>"), "{page}");
+        screenshot(&client, "admin-overview").await;
+
+        click(&client, "nav a[href='/admin/links']").await;
+        heading(&client, |h| h == "Links").await;
+        assert_eq!(
+            client
+                .find_all(Locator::Css("tr.link"))
+                .await
+                .expect("the rows")
+                .len(),
+            2
+        );
+        screenshot(&client, "admin-links").await;
+
+        click(
+            &client,
+            &format!("a[href='/admin/link?id={}']", preferences.jti),
+        )
+        .await;
+        heading(&client, |h| h == "Link").await;
+        assert_eq!(
+            client
+                .find_all(Locator::Css("tr.attempt"))
+                .await
+                .expect("the attempts")
+                .len(),
+            2
+        );
+        screenshot(&client, "admin-link").await;
+
+        click(&client, "button[type=submit]").await;
+        heading(&client, |h| h == "Link").await;
+        let notice = client
+            .find(Locator::Css("p.notice"))
+            .await
+            .expect("the page says what happened");
+        assert_eq!(
+            notice.text().await.expect("its text"),
+            format!(
+                "Link {} is revoked: it is refused from now on.",
+                preferences.jti
+            )
+        );
+        screenshot(&client, "admin-revoked").await;
+
+        click(&client, "a[href='/admin/user?id=1']").await;
+        heading(&client, |h| h == "User").await;
+        screenshot(&client, "admin-user").await;
+
+        client
+            .set_window_size(390, 844)
+            .await
+            .expect("a phone-sized window");
+        click(&client, "nav a[href='/admin']").await;
+        heading(&client, |h| h == "Links overview").await;
+        screenshot(&client, "admin-overview-narrow").await;
+
+        client.close().await.expect("the session ends");
+    });
+    assert_eq!(
+        server.get(&preferences.url).status,
+        410,
+        "the revoked link is refused"
+    );
 }

@@ -53,9 +53,10 @@ fn spent_uses(server: &Server, jti: &str) -> Option<i64> {
 fn index_links(server: &Server) -> Vec<String> {
     let index = server.get("/");
     assert_eq!(index.status, 200);
-    // The links of the page's anchors (the stylesheet's `<link href>` is none of them).
-    index
-        .body
+    // The links of the subscribers table's anchors: neither the stylesheet's `<link href>`
+    // nor the link to the admin pages below the table.
+    let table = index.body.split("</table>").next().unwrap_or_default();
+    table
         .split("<a ")
         .skip(1)
         .filter_map(|a| a.split("href=\"").nth(1)?.split('"').next())

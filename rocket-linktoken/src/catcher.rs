@@ -89,7 +89,7 @@ fn html(status: Status, message: &str) -> String {
     )
 }
 
-fn escape(text: &str) -> Cow<'_, str> {
+pub(crate) fn escape(text: &str) -> Cow<'_, str> {
     // The sentences are fixed text: most pages have nothing to escape.
     if !text
         .bytes()

@@ -25,6 +25,15 @@ const FINGERPRINT_LEN: usize = 16;
 /// key serves both.
 const FINGERPRINT_CONTEXT: &[u8] = b"linktoken-fp:";
 
+/// What the admin pages' form token's HMAC input starts with (see [`KeyRing::form_token`]).
+#[cfg(feature = "admin")]
+const FORM_CONTEXT: &[u8] = b"linktoken-admin-form:";
+
+#[cfg(feature = "admin")]
+fn form_message(session: &str) -> Vec<u8> {
+    [FORM_CONTEXT, session.as_bytes()].concat()
+}
+
 /// One HMAC secret, with the id that tokens name in their `kid` header.
 #[derive(Clone)]
 pub(crate) struct Key {
@@ -207,6 +216,27 @@ impl KeyRing {
                 .verify_truncated_left(&hash)
                 .is_ok()
         })
+    }
+
+    /// The admin pages' form token for the browser session `session` (the value of its
+    /// random cookie): base64url of the signing key's HMAC-SHA256 of `linktoken-admin-form:`
+    /// and the session. The prefix's colon is in no JWS signing input, so no token this makes
+    /// is a link's signature.
+    #[cfg(feature = "admin")]
+    pub(crate) fn form_token(&self, session: &str) -> String {
+        let tag = self.signer().tag(&form_message(session));
+        URL_SAFE_NO_PAD.encode_to_string(tag)
+    }
+
+    /// Whether `token` is what one of the keys makes of `session` ([`KeyRing::form_token`]),
+    /// compared in constant time: a page rendered before a key rotation still posts.
+    #[cfg(feature = "admin")]
+    pub(crate) fn form_token_matches(&self, session: &str, token: &str) -> bool {
+        let Ok(tag) = URL_SAFE_NO_PAD.decode_to_vec(token) else {
+            return false;
+        };
+        let message = form_message(session);
+        self.keys.iter().any(|key| key.signed(&message, &tag))
     }
 
     /// The keys a token with this `kid` header may have been signed with.

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod catcher;
 mod claims;
 mod config;
@@ -34,6 +36,7 @@ pub use guard::{BoxError, LinkUser, NoPolicy, TokenUser};
 pub use keys::{KeyRing, MIN_SECRET_LEN};
 pub use link::{Issuer, Link, LinkSpec};
 pub use redact::RedactingLogger;
+pub use store::{DailyBy, DailyCount, LinkFilter, LinkSummary, UserRevocation};
 pub use store::{Ledger, LedgerPool, ReportBy, ReportFilter, ReportRow, TokenRecord, UseRecord};
 pub use unsubscribe::UnsubscribeHeaders;
 pub use verify::{Expected, Verifier, MAX_TOKEN_LEN};

@@ -24,7 +24,17 @@ impl Process {
     /// the file `log` names at the level it names (`"normal"`, `"debug"`...), if given, else
     /// to a file of its own at `critical`.
     pub fn start(binary: &str, database_url: &str, log: Option<(&Path, &str)>) -> Process {
-        let mut process = Process::spawn(binary, database_url, log);
+        Process::start_with(binary, database_url, log, &[])
+    }
+
+    /// Like [`Process::start`], with more environment variables (`ROCKET_PROFILE`...).
+    pub fn start_with(
+        binary: &str,
+        database_url: &str,
+        log: Option<(&Path, &str)>,
+        env: &[(&str, &str)],
+    ) -> Process {
+        let mut process = Process::spawn(binary, database_url, log, env);
         process.wait_launched();
         process
     }
@@ -33,13 +43,18 @@ impl Process {
     /// tables), and returns once all have launched.
     pub fn start_together(binary: &str, database_url: &str, count: usize) -> Vec<Process> {
         let mut started: Vec<Process> = (0..count)
-            .map(|_| Process::spawn(binary, database_url, None))
+            .map(|_| Process::spawn(binary, database_url, None, &[]))
             .collect();
         started.iter_mut().for_each(Process::wait_launched);
         started
     }
 
-    fn spawn(binary: &str, database_url: &str, log: Option<(&Path, &str)>) -> Process {
+    fn spawn(
+        binary: &str,
+        database_url: &str,
+        log: Option<(&Path, &str)>,
+        env: &[(&str, &str)],
+    ) -> Process {
         let (path, level, own_log) = match log {
             Some((path, level)) => (path.to_path_buf(), level, false),
             None => (
@@ -67,6 +82,7 @@ impl Process {
                 "ROCKET_DATABASES",
                 format!("{{newsletter={{url=\"{database_url}\"}}}}"),
             )
+            .envs(env.iter().copied())
             .stdout(Stdio::from(file()))
             .stderr(Stdio::from(file()))
             .spawn()

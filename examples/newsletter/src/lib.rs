@@ -12,6 +12,8 @@
 //!   (`confirm=yes`) or from a mail client's RFC 8058 one-click (`List-Unsubscribe=One-Click`).
 //! - `GET /preferences`: a link that works five times.
 //! - `GET /metrics`: the library's metrics in Prometheus' text format (see [`rocket_with`]).
+//! - `/admin`: the library's admin pages, behind HTTP Basic with `admin_password` (see
+//!   [`admin`]).
 //!
 //! Links are bound to the subscriber's email address ([`Subscriber`]'s
 //! `LinkUser::fingerprint`): changing it voids the links sent before.
@@ -19,6 +21,7 @@
 //! The data lives in the database `newsletter`: SQLite by default, PostgreSQL when
 //! `databases.newsletter.url` says `postgres://`, MySQL or MariaDB when it says `mysql://`.
 
+pub mod admin;
 mod data;
 mod prometheus;
 mod routes;
@@ -61,7 +64,7 @@ pub fn rocket_with(figment: Figment) -> Rocket<Build> {
         .extract_inner("databases.newsletter.url")
         .unwrap_or_default();
     let metrics = prometheus::recorder();
-    let rocket = rocket::custom(figment)
+    let rocket = admin::mount(rocket::custom(figment.clone()), &figment)
         .mount("/", routes::routes())
         .mount("/", rocket::routes![prometheus::metrics])
         .attach(prometheus::upkeep(metrics.clone()))

@@ -9,6 +9,7 @@ use rocket_linktoken::templates::TemplateLinks;
 use rocket_linktoken::{expiring_link, route_link, Issuer, LinkUser, TokenUser};
 use serde::Serialize;
 
+use crate::admin::AdminPassword;
 use crate::data::{Newsletter, Subscriber, Subscription};
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -150,7 +151,11 @@ impl EmailHeaders {
 /// What each subscriber's next email would link to, made by the template's `link` helper, and
 /// the one-click unsubscribe headers it would carry.
 #[get("/")]
-async fn index(data: &State<Newsletter>, issuer: &State<Issuer>) -> Result<Template, Status> {
+async fn index(
+    data: &State<Newsletter>,
+    issuer: &State<Issuer>,
+    admin: &State<AdminPassword>,
+) -> Result<Template, Status> {
     let mut rows = Vec::new();
     for subscriber in data.subscribers().await.map_err(failed)? {
         let subscriptions = data.subscriptions(subscriber.id).await.map_err(failed)?;
@@ -166,7 +171,8 @@ async fn index(data: &State<Newsletter>, issuer: &State<Issuer>) -> Result<Templ
             emails,
         });
     }
-    Ok(Template::render("index", context! { rows }))
+    let admin = admin.is_set();
+    Ok(Template::render("index", context! { rows, admin }))
 }
 
 /// The list's name, or 404.

@@ -164,6 +164,10 @@ macro_rules! dispatch {
     };
 }
 
+mod browse;
+
+pub use browse::{DailyBy, DailyCount, LinkFilter, LinkSummary, UserRevocation};
+
 /// The statements whose SQL is written once for every backend, compiled for each dialect's
 /// pool (sqlx types its queries by database, so a generic function would need a bound per bound
 /// value). Each text goes through the pool's [`Statements::text`], so MySQL gets `?`
@@ -311,9 +315,9 @@ use common_statements;
 /// - no `ON CONFLICT`, `RETURNING`, `LIMIT` in a subquery, or other syntax MySQL lacks.
 ///
 /// A statement that breaks it has its own MySQL text in `store/mysql.rs` (`OWN_TEXT`).
-/// Another module of shared statements follows the same convention, and its macro passes
-/// each text through `<$pool as Statements>::text` as `common_statements!` does: its MySQL
-/// half is then one invocation in `mysql.rs`.
+/// Another module of shared statements (`store/browse.rs`) follows the same convention, and its
+/// macro passes each text through `<$pool as Statements>::text` as `common_statements!` does:
+/// its MySQL half is then one invocation in `mysql.rs`.
 mod sql {
     /// Whether a link is revoked (by id, or by a revocation of its user `$1` in scope `$2`
     /// covering links issued at `$3`) or used up; `$4` is its id.

@@ -139,6 +139,7 @@ async fn create_tables(conn: &mut MySqlConnection) -> Result<(), Error> {
 }
 
 common_statements!(MySqlPool);
+super::browse::browse_statements!(MySqlPool);
 
 /// The statements of `store::sql` whose shared text MySQL cannot run as it is, each with its
 /// own: the same parameters, bound in the same order.

@@ -87,6 +87,7 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<(), Error> {
 }
 
 common_statements!(PgPool);
+super::browse::browse_statements!(PgPool);
 
 /// The writer's own connection, opened with the pool's options. Its statements are planned
 /// for each batch (`plan_cache_mode = force_custom_plan`): a plan cached while the tables were

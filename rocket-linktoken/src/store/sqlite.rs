@@ -102,6 +102,7 @@ async fn create_tables(conn: &mut SqliteConnection) -> Result<(), Error> {
 }
 
 common_statements!(SqlitePool);
+super::browse::browse_statements!(SqlitePool);
 
 /// Writes settlements (`$1`: `[use id, status, outcome]`), then rows of attempts that spent
 /// nothing (`$2`), then reads each spend's link (`$3`: `[jti, sub, scope, issued]`): one call,
