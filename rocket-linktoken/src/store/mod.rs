@@ -1083,19 +1083,103 @@ where
     Ok(ids)
 }
 
-/// A batch's rows as one JSON array of arrays (a tuple serialises as an array), for SQLite's
-/// `json_each` and MySQL's `JSON_TABLE`: written straight from borrowed fields.
+/// A batch's rows as SQLite's `json_each` and MySQL's `JSON_TABLE` read them: one JSON array
+/// of arrays, written straight from borrowed fields (a tuple serialises as an array). Each
+/// function here fixes one row's members and their order, which the dialects' SQL names by
+/// position.
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
-fn json_rows<'a, T, R: serde::Serialize>(
-    items: &'a [T],
-    row: impl Fn(&'a T) -> R,
-) -> Result<String, Error> {
-    let rows: Vec<R> = items.iter().map(row).collect();
-    serde_json::to_string(&rows).map_err(|e| {
-        Error::Database(Arc::new(rocket_db_pools::sqlx::Error::Protocol(
-            e.to_string(),
-        )))
-    })
+mod json_rows {
+    use std::sync::Arc;
+
+    use super::{Outcome, Record, Settlement, SpendRequest, TokenGrant};
+    use crate::Error;
+
+    /// `[use id, status, outcome]`.
+    pub(super) fn settlements(settlements: &[Settlement]) -> Result<String, Error> {
+        rows(settlements, |s| {
+            let outcome = Outcome::settled(rocket::http::Status::new(s.status));
+            (s.use_id, s.status, outcome.as_str())
+        })
+    }
+
+    /// `[jti, sub, scope, method, path, client ip, user agent, status, outcome, at]`.
+    pub(super) fn records(records: &[Record]) -> Result<String, Error> {
+        rows(records, |r| {
+            (
+                r.jti.as_str(),
+                r.sub.as_str(),
+                r.scope.as_str(),
+                r.meta.method.as_str(),
+                r.meta.path.as_str(),
+                r.meta.client_ip.as_deref(),
+                r.meta.user_agent.as_deref(),
+                r.status,
+                r.outcome.as_str(),
+                r.at,
+            )
+        })
+    }
+
+    /// `[jti, sub, scope, issued]`.
+    pub(super) fn spends(spends: &[SpendRequest]) -> Result<String, Error> {
+        rows(spends, |s| {
+            (
+                s.claims.jti.as_str(),
+                s.claims.sub.as_str(),
+                s.claims.scope.as_str(),
+                s.issued,
+            )
+        })
+    }
+
+    /// `[jti, sub, scope, aud, cap, added, now, exp]`.
+    pub(super) fn tokens(tokens: &[TokenGrant<'_>]) -> Result<String, Error> {
+        rows(tokens, |g| {
+            (
+                g.claims.jti.as_str(),
+                g.claims.sub.as_str(),
+                g.claims.scope.as_str(),
+                g.claims.aud.as_str(),
+                g.cap,
+                g.added,
+                g.now,
+                g.claims.exp,
+            )
+        })
+    }
+
+    /// `[jti, sub, scope, method, path, client ip, user agent, at]`: the rows of spent uses.
+    pub(super) fn uses(spent: &[&SpendRequest]) -> Result<String, Error> {
+        rows(spent, |s| {
+            (
+                s.claims.jti.as_str(),
+                s.claims.sub.as_str(),
+                s.claims.scope.as_str(),
+                s.meta.method.as_str(),
+                s.meta.path.as_str(),
+                s.meta.client_ip.as_deref(),
+                s.meta.user_agent.as_deref(),
+                s.now,
+            )
+        })
+    }
+
+    /// Link ids, an array of strings.
+    pub(super) fn links(links: &[&str]) -> Result<String, Error> {
+        rows(links, |link| *link)
+    }
+
+    fn rows<'a, T, R: serde::Serialize>(
+        items: &'a [T],
+        row: impl Fn(&'a T) -> R,
+    ) -> Result<String, Error> {
+        let rows: Vec<R> = items.iter().map(row).collect();
+        serde_json::to_string(&rows).map_err(|e| {
+            Error::Database(Arc::new(rocket_db_pools::sqlx::Error::Protocol(
+                e.to_string(),
+            )))
+        })
+    }
 }
 
 /// The statement that ends a batch's transaction.

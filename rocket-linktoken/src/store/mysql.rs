@@ -24,7 +24,7 @@ use rocket_db_pools::sqlx::{self, Executor as _, MySqlConnection, MySqlPool, Row
 
 use super::{
     common_statements, end_statement, inserted_ids, json_rows, link_now, sql, Dialect, LinkNow,
-    Outcome, Record, Settlement, SpendRequest, TokenGrant, HOLDER_SILENCE_MS,
+    Record, Settlement, SpendRequest, TokenGrant, HOLDER_SILENCE_MS,
 };
 use crate::Error;
 
@@ -491,10 +491,7 @@ impl Dialect for MySqlConnection {
         spends: &[SpendRequest],
     ) -> Result<Vec<LinkNow>, Error> {
         if !settlements.is_empty() {
-            let settlements = json_rows(settlements, |s| {
-                let outcome = Outcome::settled(rocket::http::Status::new(s.status));
-                (s.use_id, s.status, outcome.as_str())
-            })?;
+            let settlements = json_rows::settlements(settlements)?;
             sqlx::query(GIVE_BACK)
                 .bind(&settlements)
                 .execute(&mut *self)
@@ -505,20 +502,7 @@ impl Dialect for MySqlConnection {
                 .await?;
         }
         if !records.is_empty() {
-            let records = json_rows(records, |r| {
-                (
-                    r.jti.as_str(),
-                    r.sub.as_str(),
-                    r.scope.as_str(),
-                    r.meta.method.as_str(),
-                    r.meta.path.as_str(),
-                    r.meta.client_ip.as_deref(),
-                    r.meta.user_agent.as_deref(),
-                    r.status,
-                    r.outcome.as_str(),
-                    r.at,
-                )
-            })?;
+            let records = json_rows::records(records)?;
             sqlx::query(RECORD)
                 .bind(records)
                 .execute(&mut *self)
@@ -527,14 +511,7 @@ impl Dialect for MySqlConnection {
         if spends.is_empty() {
             return Ok(Vec::new());
         }
-        let spends = json_rows(spends, |s| {
-            (
-                s.claims.jti.as_str(),
-                s.claims.sub.as_str(),
-                s.claims.scope.as_str(),
-                s.issued,
-            )
-        })?;
+        let spends = json_rows::spends(spends)?;
         let states = sqlx::query(READ).bind(spends).fetch_all(&mut *self).await?;
         states.iter().map(link_now).collect()
     }
@@ -545,30 +522,8 @@ impl Dialect for MySqlConnection {
         spent: &[&SpendRequest],
         holder: &str,
     ) -> Result<Vec<i64>, Error> {
-        let tokens = json_rows(tokens, |g| {
-            (
-                g.claims.jti.as_str(),
-                g.claims.sub.as_str(),
-                g.claims.scope.as_str(),
-                g.claims.aud.as_str(),
-                g.cap,
-                g.added,
-                g.now,
-                g.claims.exp,
-            )
-        })?;
-        let uses = json_rows(spent, |s| {
-            (
-                s.claims.jti.as_str(),
-                s.claims.sub.as_str(),
-                s.claims.scope.as_str(),
-                s.meta.method.as_str(),
-                s.meta.path.as_str(),
-                s.meta.client_ip.as_deref(),
-                s.meta.user_agent.as_deref(),
-                s.now,
-            )
-        })?;
+        let tokens = json_rows::tokens(tokens)?;
+        let uses = json_rows::uses(spent)?;
         let mut links: Vec<&str> = spent.iter().map(|s| s.claims.jti.as_str()).collect();
         links.sort_unstable();
         links.dedup();
@@ -584,7 +539,7 @@ impl Dialect for MySqlConnection {
         let rows = sqlx::query(SPENT_IDS)
             .bind(first)
             .bind(holder)
-            .bind(json_rows(&links, |link| *link)?)
+            .bind(json_rows::links(&links)?)
             .fetch_all(&mut *self)
             .await?;
         inserted_ids(&rows)
@@ -601,7 +556,7 @@ impl Dialect for MySqlConnection {
 
     async fn in_flight(&mut self, links: &[&str]) -> Result<Vec<String>, Error> {
         Ok(sqlx::query_scalar(IN_FLIGHT)
-            .bind(json_rows(links, |link| *link)?)
+            .bind(json_rows::links(links)?)
             .bind(HOLDER_SILENCE_MS)
             .fetch_all(&mut *self)
             .await?)

@@ -9,8 +9,8 @@
 use rocket_db_pools::sqlx::{self, SqliteConnection, SqlitePool};
 
 use super::{
-    common_statements, end_statement, inserted_ids, json_rows as rows, link_now, Dialect, LinkNow,
-    Outcome, Record, Settlement, SpendRequest, TokenGrant, HOLDER_SILENCE_MS,
+    common_statements, end_statement, inserted_ids, json_rows, link_now, Dialect, LinkNow, Record,
+    Settlement, SpendRequest, TokenGrant, HOLDER_SILENCE_MS,
 };
 use crate::Error;
 
@@ -203,32 +203,9 @@ impl Dialect for SqliteConnection {
         records: &[Record],
         spends: &[SpendRequest],
     ) -> Result<Vec<LinkNow>, Error> {
-        let settlements = rows(settlements, |s| {
-            let outcome = Outcome::settled(rocket::http::Status::new(s.status));
-            (s.use_id, s.status, outcome.as_str())
-        })?;
-        let records = rows(records, |r| {
-            (
-                r.jti.as_str(),
-                r.sub.as_str(),
-                r.scope.as_str(),
-                r.meta.method.as_str(),
-                r.meta.path.as_str(),
-                r.meta.client_ip.as_deref(),
-                r.meta.user_agent.as_deref(),
-                r.status,
-                r.outcome.as_str(),
-                r.at,
-            )
-        })?;
-        let spends = rows(spends, |s| {
-            (
-                s.claims.jti.as_str(),
-                s.claims.sub.as_str(),
-                s.claims.scope.as_str(),
-                s.issued,
-            )
-        })?;
+        let settlements = json_rows::settlements(settlements)?;
+        let records = json_rows::records(records)?;
+        let spends = json_rows::spends(spends)?;
         // sqlx 0.7 on SQLite: drive a statement with rows to completion (fetch_all), or the
         // writes before it may not run.
         let states = sqlx::query(SETTLE_THEN_READ)
@@ -246,30 +223,8 @@ impl Dialect for SqliteConnection {
         spent: &[&SpendRequest],
         holder: &str,
     ) -> Result<Vec<i64>, Error> {
-        let tokens = rows(tokens, |g| {
-            (
-                g.claims.jti.as_str(),
-                g.claims.sub.as_str(),
-                g.claims.scope.as_str(),
-                g.claims.aud.as_str(),
-                g.cap,
-                g.added,
-                g.now,
-                g.claims.exp,
-            )
-        })?;
-        let uses = rows(spent, |s| {
-            (
-                s.claims.jti.as_str(),
-                s.claims.sub.as_str(),
-                s.claims.scope.as_str(),
-                s.meta.method.as_str(),
-                s.meta.path.as_str(),
-                s.meta.client_ip.as_deref(),
-                s.meta.user_agent.as_deref(),
-                s.now,
-            )
-        })?;
+        let tokens = json_rows::tokens(tokens)?;
+        let uses = json_rows::uses(spent)?;
         let rows = sqlx::query(GRANT)
             .bind(tokens)
             .bind(uses)
@@ -286,7 +241,7 @@ impl Dialect for SqliteConnection {
 
     async fn in_flight(&mut self, links: &[&str]) -> Result<Vec<String>, Error> {
         Ok(sqlx::query_scalar(IN_FLIGHT)
-            .bind(rows(links, |link| *link)?)
+            .bind(json_rows::links(links)?)
             .bind(HOLDER_SILENCE_MS)
             .fetch_all(&mut *self)
             .await?)
