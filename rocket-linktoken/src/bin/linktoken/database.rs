@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use rocket::figment::Figment;
-use rocket_linktoken::{Ledger, LedgerPool as _};
+use rocket_db_pools::sqlx;
+use rocket_linktoken::{Ledger, LedgerPool};
 
 use crate::Failure;
 
@@ -23,42 +24,37 @@ pub(crate) async fn connect(figment: &Figment, name: Option<&str>) -> Result<Led
                 "no usable database `{name}` under `databases`: {e}"
             ))
         })?;
-    let unreachable = |e: rocket_db_pools::sqlx::Error| {
-        Failure::Failed(format!("cannot reach the database `{name}`: {e}"))
-    };
     let timeout = Duration::from_secs(config.connect_timeout);
-    match config.url.split_once(':').map(|(scheme, _)| scheme) {
+    let url = config.url.as_str();
+    let ledger = match url.split_once(':').map(|(scheme, _)| scheme) {
         #[cfg(feature = "sqlite")]
-        Some("sqlite") => Ok(rocket_db_pools::sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(timeout)
-            .connect(&config.url)
-            .await
-            .map_err(unreachable)?
-            .ledger()),
+        Some("sqlite") => open::<sqlx::Sqlite>(url, timeout).await,
         #[cfg(feature = "postgres")]
-        Some("postgres" | "postgresql") => {
-            Ok(rocket_db_pools::sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(timeout)
-                .connect(&config.url)
-                .await
-                .map_err(unreachable)?
-                .ledger())
-        }
+        Some("postgres" | "postgresql") => open::<sqlx::Postgres>(url, timeout).await,
         #[cfg(feature = "mysql")]
-        Some("mysql" | "mariadb") => Ok(rocket_db_pools::sqlx::mysql::MySqlPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(timeout)
-            .connect(&config.url)
-            .await
-            .map_err(unreachable)?
-            .ledger()),
-        _ => Err(Failure::Failed(format!(
-            "the database `{name}` is not one this linktoken can open (built for: {})",
-            BACKENDS.join(", ")
-        ))),
-    }
+        Some("mysql" | "mariadb") => open::<sqlx::MySql>(url, timeout).await,
+        _ => {
+            return Err(Failure::Failed(format!(
+                "the database `{name}` is not one this linktoken can open (built for: {})",
+                BACKENDS.join(", ")
+            )))
+        }
+    };
+    ledger.map_err(|e| Failure::Failed(format!("cannot reach the database `{name}`: {e}")))
+}
+
+/// A pool of one connection to `url`, and the ledger in it.
+async fn open<DB>(url: &str, timeout: Duration) -> Result<Ledger, sqlx::Error>
+where
+    DB: sqlx::Database,
+    sqlx::Pool<DB>: LedgerPool,
+{
+    let pool = sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(1)
+        .acquire_timeout(timeout)
+        .connect(url)
+        .await?;
+    Ok(pool.ledger())
 }
 
 /// The URL schemes this build opens.
