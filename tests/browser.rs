@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use linktoken_tests::{Backend, Server};
+use linktoken_tests::{block_on, Backend, Server};
 use rocket_linktoken::LinkSpec;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -128,12 +128,7 @@ fn a_reader_unsubscribes_in_a_browser_and_the_link_is_then_used_up() {
     let server = Server::newsletter(Backend::Sqlite).expect("SQLite is always there");
     let site = format!("http://{}", server.addr);
     let (_driver, port) = start_driver();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-
-    runtime.block_on(async {
+    block_on(async {
         let client = browser(port).await;
         client
             .goto(&format!("{site}/"))
@@ -218,12 +213,7 @@ fn an_admin_browses_the_admin_pages_and_revokes_a_link() {
     // pages after.
     let site = format!("http://admin:newsletter-admin@{}", server.addr);
     let (_driver, port) = start_driver();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-
-    runtime.block_on(async {
+    block_on(async {
         let client = browser(port).await;
         client
             .goto(&format!("{site}/admin"))

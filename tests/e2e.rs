@@ -3,7 +3,7 @@
 
 use chrono::{TimeDelta, Utc};
 use linktoken_tests::{
-    backend_tests, claims, mint, now, Request, Response, Server, TestDb, SECRET,
+    anchor_hrefs, backend_tests, claims, mint, now, Request, Response, Server, TestDb, SECRET,
 };
 use rocket_linktoken::{LinkSpec, UseRecord};
 
@@ -55,13 +55,7 @@ fn index_links(server: &Server) -> Vec<String> {
     assert_eq!(index.status, 200);
     // The links of the subscribers table's anchors: neither the stylesheet's `<link href>`
     // nor the link to the admin pages below the table.
-    let table = index.body.split("</table>").next().unwrap_or_default();
-    table
-        .split("<a ")
-        .skip(1)
-        .filter_map(|a| a.split("href=\"").nth(1)?.split('"').next())
-        .map(|href| href.replace("&#x2F;", "/").replace("&amp;", "&"))
-        .collect()
+    anchor_hrefs(index.body.split("</table>").next().unwrap_or_default())
 }
 
 fn assert_private(response: &Response) {

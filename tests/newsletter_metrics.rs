@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use linktoken_tests::{backend_tests, Server};
+use linktoken_tests::{anchor_hrefs, backend_tests, Server};
 
 fn turn() -> MutexGuard<'static, ()> {
     static TURN: Mutex<()> = Mutex::new(());
@@ -49,12 +49,8 @@ fn scrape(server: &Server) -> (String, BTreeMap<String, f64>) {
 fn preferences_link(server: &Server) -> String {
     let index = server.get("/");
     assert_eq!(index.status, 200);
-    index
-        .body
-        .split("href=\"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .map(|href| href.replace("&#x2F;", "/").replace("&amp;", "&"))
+    anchor_hrefs(&index.body)
+        .into_iter()
         .find(|href| href.starts_with("/preferences?"))
         .expect("the index links to the preferences")
 }

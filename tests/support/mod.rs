@@ -42,6 +42,25 @@ pub enum Backend {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// The `href` of each anchor (`<a ...>`) in `html`, in page order, unescaped as a browser
+/// reads an attribute the template engines escaped (`&#x2F;`, `&amp;`).
+pub fn anchor_hrefs(html: &str) -> Vec<String> {
+    html.split("<a ")
+        .skip(1)
+        .filter_map(|a| a.split("href=\"").nth(1)?.split('"').next())
+        .map(|href| href.replace("&#x2F;", "/").replace("&amp;", "&"))
+        .collect()
+}
+
+/// Runs `future` to its end on a runtime of its own, for the test's synchronous code.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
 pub(crate) fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -192,11 +211,7 @@ impl TestDb {
             }
             Cleanup::File(_) => {
                 use rocket_db_pools::sqlx::{Connection, Executor, SqliteConnection};
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                runtime.block_on(async {
+                block_on(async {
                     let mut conn = SqliteConnection::connect(&self.url).await.unwrap();
                     conn.execute(
                         "DROP TABLE linktoken_uses; DROP TABLE linktoken_tokens;
@@ -217,11 +232,7 @@ impl TestDb {
         use rocket_db_pools::sqlx::{
             Connection, Executor, MySqlConnection, PgConnection, SqliteConnection,
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
+        block_on(async {
             match &self.cleanup {
                 Cleanup::File(_) => {
                     let mut conn = SqliteConnection::connect(&self.url).await.unwrap();
@@ -268,11 +279,7 @@ impl Drop for TestDb {
 
 fn mysql_admin(admin_url: &str, statements: &[&str]) {
     use rocket_db_pools::sqlx::{Connection, Executor, MySqlConnection};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let mut conn = MySqlConnection::connect(admin_url).await.unwrap();
         for statement in statements {
             conn.execute(*statement).await.unwrap();
@@ -284,11 +291,7 @@ fn mysql_admin(admin_url: &str, statements: &[&str]) {
 /// Ends every session of the MySQL user `user`.
 fn mysql_kill_sessions(admin_url: &str, user: &str) {
     use rocket_db_pools::sqlx::{self, Connection, Executor, MySqlConnection};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let mut conn = MySqlConnection::connect(admin_url).await.unwrap();
         let sessions: Vec<String> = sqlx::query_scalar(
             "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE user = ?",
@@ -309,11 +312,7 @@ fn mysql_kill_sessions(admin_url: &str, user: &str) {
 
 fn postgres_admin(admin_url: &str, statement: &str) {
     use rocket_db_pools::sqlx::{Connection, Executor, PgConnection};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let mut conn = PgConnection::connect(admin_url).await.unwrap();
         conn.execute(statement).await.unwrap();
         conn.close().await.unwrap();
@@ -748,11 +747,7 @@ impl WriteLock {
 pub fn rows_of(backend: Backend, url: &str, jti: &str) -> Vec<(Option<u16>, String)> {
     use rocket_db_pools::sqlx::{MySqlPool, PgPool, SqlitePool};
     use rocket_linktoken::LedgerPool;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let ledger = match backend {
             Backend::Sqlite => SqlitePool::connect(url).await.unwrap().ledger(),
             Backend::Postgres => PgPool::connect(url).await.unwrap().ledger(),
