@@ -444,6 +444,50 @@ fn failure(what: &str) -> Error {
     Error::Database(Arc::new(sqlx::Error::Protocol(what.to_owned())))
 }
 
+/// A batch that could not take its links' locks within [`LOCK_WAIT_SECONDS`]. The database
+/// answered, so the connection is sound: told apart from a lost connection, the batch is
+/// refused (503) rather than waited for again on a new one.
+#[derive(Debug)]
+struct LockWait;
+
+impl LockWait {
+    const MESSAGE: &'static str = "another server held a link of this batch past the lock wait";
+
+    fn error() -> Error {
+        Error::Database(Arc::new(sqlx::Error::Database(Box::new(LockWait))))
+    }
+}
+
+impl std::fmt::Display for LockWait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(LockWait::MESSAGE)
+    }
+}
+
+impl std::error::Error for LockWait {}
+
+impl sqlx::error::DatabaseError for LockWait {
+    fn message(&self) -> &str {
+        LockWait::MESSAGE
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        sqlx::error::ErrorKind::Other
+    }
+}
+
 #[rocket::async_trait]
 impl Dialect for MySqlConnection {
     async fn begin(&mut self, links: &[&str]) -> Result<(), Error> {
@@ -477,9 +521,7 @@ impl Dialect for MySqlConnection {
         };
         if locked != Some(1) {
             // The connection is dropped after a failure, which releases what it holds.
-            return Err(failure(
-                "another server held a link of this batch past the lock wait",
-            ));
+            return Err(LockWait::error());
         }
         Ok(())
     }
@@ -573,6 +615,17 @@ impl Dialect for MySqlConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_wait_is_not_a_lost_connection() {
+        let error = LockWait::error();
+        assert!(!super::super::connection_lost(&error));
+        assert!(!super::super::missing_table(&error));
+        let Error::Database(cause) = &error else {
+            panic!("{error:?} is not a database error");
+        };
+        assert!(cause.to_string().contains(LockWait::MESSAGE), "{cause}");
+    }
 
     /// Every statement of `store::sql`, by name.
     const SHARED: &[(&str, &str)] = &[
