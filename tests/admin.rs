@@ -335,6 +335,38 @@ backend_tests! {
         assert_eq!(Browser::new(&server).get("/ops/link?id=never-seen").status, 404);
     }
 
+    fn a_links_attempts_come_a_page_at_a_time_the_latest_first(backend) {
+        let Some(server) = start(backend) else { return };
+        let link = server.issuer.issue(&LinkSpec::new("1", "default", "/default")).unwrap();
+        // The first attempt spends the link's one use; the 102 after it are refused.
+        for _ in 0..103 {
+            server.send(&Request::new("GET", &link.url));
+        }
+        let mut browser = Browser::new(&server);
+
+        let first = browser.get(&format!("/ops/link?id={}", link.jti));
+        assert_eq!(first.status, 200);
+        assert_eq!(first.body.matches("<tr class=\"attempt\">").count(), 100);
+        assert!(!first.body.contains("<td>spent</td>"), "{}", first.body);
+        let older = format!("/ops/link?id={}&amp;page=2", link.jti);
+        assert!(first.body.contains(&format!("<a rel=\"next\" href=\"{older}\">")), "{}", first.body);
+        assert!(!first.body.contains("rel=\"prev\""), "{}", first.body);
+
+        let second = browser.get(&format!("/ops/link?id={}&page=2", link.jti));
+        assert_eq!(second.status, 200);
+        assert_eq!(second.body.matches("<tr class=\"attempt\">").count(), 3);
+        // The oldest attempt, the one that spent, closes the last page.
+        let last_row = second.body.rsplit("<tr class=\"attempt\">").next().unwrap();
+        assert!(last_row.contains("<td>spent</td>"), "{}", second.body);
+        assert!(second.body.contains("rel=\"prev\""), "{}", second.body);
+        assert!(!second.body.contains("rel=\"next\""), "{}", second.body);
+
+        // A page past the last is empty, not missing: the link is known.
+        let past = browser.get(&format!("/ops/link?id={}&page=9", link.jti));
+        assert_eq!(past.status, 200);
+        assert!(past.body.contains("No attempts."), "{}", past.body);
+    }
+
     fn the_overview_draws_its_charts_and_counts_the_days_refusals(backend) {
         let Some(server) = start(backend) else { return };
         let link = server.issuer.issue(&LinkSpec::new("1", "default", "/default")).unwrap();

@@ -65,7 +65,9 @@ use rocket::route::{Handler, Outcome, Route};
 use rocket::Request;
 use sha2::{Digest, Sha256};
 
-use self::pages::{LinkPage, List, ListOn, Overview, Tone, UserPage, PAGE_SIZE};
+use self::pages::{
+    LinkPage, List, ListOn, Overview, Tone, UserPage, ATTEMPTS_PAGE_SIZE, PAGE_SIZE,
+};
 use crate::fairing::Configured;
 use crate::{DailyBy, Error, Ledger, LinkFilter};
 
@@ -76,8 +78,8 @@ use crate::{DailyBy, Error, Ledger, LinkFilter};
 ///   their totals; the refusals of the last 24 hours by reason.
 /// - `GET /links?scope=&user=&outcome=&page=`: the links with a recorded attempt, the latest
 ///   first, 25 a page, filtered by scope, user, or an outcome any of their attempts had.
-/// - `GET /link?id=`: a link's ledger row, every attempt with it (time, method, path, client
-///   IP, user agent, status, outcome), and a form revoking it.
+/// - `GET /link?id=&page=`: a link's ledger row, its attempts, the latest first, 100 a page
+///   (time, method, path, client IP, user agent, status, outcome), and a form revoking it.
 /// - `GET /user?id=&page=`: a user's revocations, their links, and a form revoking every link
 ///   of theirs issued so far (in one scope, or all).
 /// - `POST /revoke` and `POST /revoke-user`: those forms; the page answering says what was
@@ -259,7 +261,7 @@ async fn answer<'r>(page: Page, request: &'r Request<'_>, data: Data<'r>) -> Htm
         Page::Overview => overview(&context).await,
         Page::Links => links(&context, request).await,
         Page::Link => match text(request, "id") {
-            Some(jti) => link(&context, &jti, String::new()).await,
+            Some(jti) => link(&context, &jti, page_number(request), String::new()).await,
             None => Ok(context.message(Status::NotFound, "Link", Tone::Problem, "No link named.")),
         },
         Page::User => match text(request, "id") {
@@ -380,10 +382,21 @@ async fn links(context: &Context<'_>, request: &Request<'_>) -> Result<Html, Err
     Ok(context.page(Status::Ok, pages::links(&context.base, &list)))
 }
 
-async fn link(context: &Context<'_>, jti: &str, notice_html: String) -> Result<Html, Error> {
+async fn link(
+    context: &Context<'_>,
+    jti: &str,
+    page: u64,
+    notice_html: String,
+) -> Result<Html, Error> {
     let token = context.ledger.token(jti).await?;
-    let uses = context.ledger.uses(jti).await?;
-    let status = if token.is_none() && uses.is_empty() {
+    let offset = (page - 1).saturating_mul(u64::from(ATTEMPTS_PAGE_SIZE));
+    let mut uses = context
+        .ledger
+        .attempts(jti, ATTEMPTS_PAGE_SIZE + 1, offset)
+        .await?;
+    let has_next = uses.len() > ATTEMPTS_PAGE_SIZE as usize;
+    uses.truncate(ATTEMPTS_PAGE_SIZE as usize);
+    let status = if token.is_none() && uses.is_empty() && page == 1 {
         Status::NotFound
     } else {
         Status::Ok
@@ -392,6 +405,8 @@ async fn link(context: &Context<'_>, jti: &str, notice_html: String) -> Result<H
         jti,
         token: token.as_ref(),
         uses: &uses,
+        page,
+        has_next,
         form_token: &context.form_token,
     };
     Ok(context.page(status, pages::link(&context.base, &page, &notice_html)))
@@ -498,7 +513,7 @@ async fn revoke(
         Tone::Done,
         &format!("Link {} is revoked: it is refused from now on.", form.link),
     );
-    link(context, &form.link, notice).await
+    link(context, &form.link, 1, notice).await
 }
 
 async fn revoke_user(

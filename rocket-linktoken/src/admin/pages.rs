@@ -30,6 +30,9 @@ pub(crate) const STYLE: &str = "body{margin:0;background:#f3f4f7;color:#1d2330;\
 /// Links per page of a list.
 pub(crate) const PAGE_SIZE: u32 = 25;
 
+/// Attempts a link's page shows at once.
+pub(crate) const ATTEMPTS_PAGE_SIZE: u32 = 100;
+
 /// `value` for a URL's query: everything but RFC 3986's unreserved characters escaped.
 pub(crate) fn q(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -250,11 +253,16 @@ pub(crate) fn link_table(base: &str, list: &List<'_>) -> String {
     out
 }
 
-/// A link's page: its ledger row, every attempt, and the form revoking it.
+/// A link's page: its ledger row, its attempts a page at a time (the latest first), and the
+/// form revoking it.
 pub(crate) struct LinkPage<'a> {
     pub(crate) jti: &'a str,
     pub(crate) token: Option<&'a TokenRecord>,
+    /// This page's attempts.
     pub(crate) uses: &'a [UseRecord],
+    /// 1-based.
+    pub(crate) page: u64,
+    pub(crate) has_next: bool,
     pub(crate) form_token: &'a str,
 }
 
@@ -311,7 +319,7 @@ pub(crate) fn link(base: &str, p: &LinkPage<'_>, notice_html: &str) -> String {
         );
     }
     body.push_str(
-        "<h2>Attempts</h2>\n<div class=\"scroll\"><table id=\"attempts\">\n<tr><th>time</th>\
+        "<h2>Attempts, the latest first</h2>\n<div class=\"scroll\"><table id=\"attempts\">\n<tr><th>time</th>\
          <th>method</th><th>path</th><th>client IP</th><th>user agent</th><th>status</th>\
          <th>outcome</th></tr>\n",
     );
@@ -332,7 +340,24 @@ pub(crate) fn link(base: &str, p: &LinkPage<'_>, notice_html: &str) -> String {
     if p.uses.is_empty() {
         body.push_str("<tr><td colspan=\"7\" class=\"muted\">No attempts.</td></tr>\n");
     }
-    body.push_str("</table></div>\n");
+    body.push_str("</table></div>\n<p class=\"pages\">");
+    let target = |page: u64| format!("{b}/link?id={}&amp;page={page}", e(&q(p.jti)));
+    if p.page > 1 {
+        let _ = write!(
+            body,
+            "<a rel=\"prev\" href=\"{}\">Newer</a> ",
+            target(p.page - 1)
+        );
+    }
+    let _ = write!(body, "page {}", p.page);
+    if p.has_next {
+        let _ = write!(
+            body,
+            " <a rel=\"next\" href=\"{}\">Older</a>",
+            target(p.page + 1)
+        );
+    }
+    body.push_str("</p>\n");
     page(base, "Link", &body)
 }
 
@@ -409,6 +434,8 @@ mod tests {
                 jti: "j<1>",
                 token: None,
                 uses: &[attempt],
+                page: 2,
+                has_next: true,
                 form_token: "t",
             },
             "",
@@ -420,5 +447,14 @@ mod tests {
         );
         assert!(html.contains("/admin/user?id=u%221"), "{html}");
         assert!(html.contains("value=\"j&lt;1&gt;\""), "{html}");
+        // The pages of attempts name the link as a query value, escaped for the attribute.
+        assert!(
+            html.contains("href=\"/admin/link?id=j%3C1%3E&amp;page=1\">Newer"),
+            "{html}"
+        );
+        assert!(
+            html.contains("href=\"/admin/link?id=j%3C1%3E&amp;page=3\">Older"),
+            "{html}"
+        );
     }
 }

@@ -14,7 +14,7 @@ use super::postgres;
 #[cfg(feature = "sqlite")]
 use super::sqlite;
 use super::{time, Backend, Ledger};
-use crate::Error;
+use crate::{Error, UseRecord};
 
 /// Seconds in a UTC day: what a day bucket is.
 const DAY: i64 = 86_400;
@@ -186,6 +186,25 @@ macro_rules! browse_statements {
                 .collect()
         }
 
+        pub(super) async fn attempts(
+            pool: &$pool,
+            jti: &str,
+            limit: i64,
+            offset: i64,
+        ) -> Result<Vec<$crate::UseRecord>, $crate::Error> {
+            let rows = rocket_db_pools::sqlx::query(<$pool as $crate::store::Statements>::text(
+                $crate::store::browse::sql::ATTEMPTS,
+            ))
+            .bind(jti)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| $crate::store::use_record(row))
+                .collect()
+        }
+
         pub(super) async fn user_revocations(
             pool: &$pool,
             sub: &str,
@@ -249,6 +268,11 @@ pub(super) mod sql {
          LEFT JOIN linktoken_tokens t ON t.jti = g.jti
          ORDER BY g.last_at DESC, g.last_id DESC
          LIMIT $4 OFFSET $5";
+
+    /// The attempts with link `$1`, the latest first, `$2` of them after `$3`.
+    pub(crate) const ATTEMPTS: &str = "SELECT id, jti, sub, scope, method, path, client_ip,
+            user_agent, status, outcome, used_at
+         FROM linktoken_uses WHERE jti = $1 ORDER BY id DESC LIMIT $2 OFFSET $3";
 
     /// The revocations of user `$1`, the latest first.
     pub(crate) const USER_REVOCATIONS: &str =
@@ -329,6 +353,27 @@ impl Ledger {
         self.flush().await;
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         dispatch!(self.links(filter, i64::from(limit), offset))
+    }
+
+    /// The attempts with link `jti`, the latest first: at most `limit` of them, after skipping
+    /// `offset` ([`Ledger::uses`] reads them all, the first first).
+    ///
+    /// ```no_run
+    /// # async fn f(ledger: &rocket_linktoken::Ledger) -> Result<(), rocket_linktoken::Error> {
+    /// for attempt in ledger.attempts("zg8mVw3Qx1uY0aK2pLr9Tw", 20, 0).await? {
+    ///     println!("{} {} {}", attempt.used_at, attempt.path, attempt.outcome);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn attempts(
+        &self,
+        jti: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<UseRecord>, Error> {
+        self.flush().await;
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        dispatch!(self.attempts(jti, i64::from(limit), offset))
     }
 
     /// The revocations of every link of `user` ([`Ledger::revoke_user`]), the latest first.
