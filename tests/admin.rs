@@ -417,6 +417,10 @@ fn the_newsletter_admin_asks_for_its_password() {
     let right = Request::new("GET", "/admin").header("Authorization", basic("s3cret"));
     let page = server.send(&right);
     assert_eq!(page.status, 200);
+    // The scheme's name in any case, as RFC 9110 allows.
+    let lower = basic("s3cret").replacen("Basic", "basic", 1);
+    let lower = Request::new("GET", "/admin").header("Authorization", lower);
+    assert_eq!(server.send(&lower).status, 200);
     assert!(
         page.body.contains("<h1>Links overview</h1>"),
         "{}",

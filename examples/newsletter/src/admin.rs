@@ -12,6 +12,7 @@ use rocket::figment::Figment;
 use rocket::http::{Header, Status};
 use rocket::request::{self, FromRequest};
 use rocket::{catch, catchers, Build, Request, Responder, Rocket};
+use sha2::{Digest, Sha256};
 
 /// The configured admin password, if any: the pages are mounted only with one.
 pub struct AdminPassword(Option<String>);
@@ -38,8 +39,10 @@ impl<'r> FromRequest<'r> for Admin {
         let sent = request
             .headers()
             .get_one("Authorization")
-            .and_then(|value| value.strip_prefix("Basic "))
-            .and_then(|encoded| STANDARD.decode(encoded.trim()).ok())
+            .and_then(|value| value.split_once(' '))
+            // The scheme's name is case-insensitive (RFC 9110, section 11.1).
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+            .and_then(|(_, encoded)| STANDARD.decode(encoded.trim()).ok())
             .and_then(|decoded| String::from_utf8(decoded).ok());
         let password = sent
             .as_deref()
@@ -54,10 +57,11 @@ impl<'r> FromRequest<'r> for Admin {
     }
 }
 
-/// Compares every byte whatever the first difference, so the time taken does not say how much
-/// of a guess was right.
+/// Compares the two passwords' SHA-256 digests, every byte whatever the first difference, so
+/// the time taken says neither how much of a guess was right nor how long the password is.
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
+    a.iter().zip(&b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// The challenge that makes a browser ask for the password.
