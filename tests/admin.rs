@@ -62,6 +62,11 @@ impl<'s> Browser<'s> {
         if let Some(set) = response.header("set-cookie") {
             let pair = set.split(';').next().unwrap_or_default().to_string();
             assert!(pair.starts_with("linktoken_admin="), "{set}");
+            // Sent on a link followed from elsewhere, never readable by a script.
+            assert!(
+                set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+                "{set}"
+            );
             self.cookie = Some(pair);
         }
         response

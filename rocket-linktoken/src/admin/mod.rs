@@ -43,7 +43,7 @@
 //! sent with a `Content-Security-Policy` that allows nothing else: no script, no image, no
 //! frame around them, forms posted to this site only. Every value read from the ledger is
 //! escaped. The forms that revoke carry a token bound to the browser: the pages set a random
-//! cookie (`linktoken_admin`, `SameSite=Strict`, `HttpOnly`, on the pages' path), and each
+//! cookie (`linktoken_admin`, `SameSite=Lax`, `HttpOnly`, on the pages' path), and each
 //! form's hidden `csrf` field is the HMAC of that cookie with the key that signs links; a post
 //! whose field does not match the cookie changes nothing and is answered `403`.
 
@@ -304,7 +304,11 @@ fn session(request: &Request<'_>, base: &str) -> String {
         Cookie::build((SESSION_COOKIE, value.clone()))
             .path(path.to_string())
             .http_only(true)
-            .same_site(SameSite::Strict),
+            // Lax, not Strict: an admin following a link to these pages from an email or a chat
+            // arrives with the cookie, rather than getting a new one that would void the forms
+            // of the admin's other tabs. Cross-site posts still arrive without it, and the
+            // forms' token is the check either way.
+            .same_site(SameSite::Lax),
     );
     value
 }
