@@ -218,7 +218,7 @@ pub(crate) fn link_table(base: &str, list: &List<'_>) -> String {
     if list.links.is_empty() {
         out.push_str("<tr><td colspan=\"7\" class=\"muted\">No links.</td></tr>\n");
     }
-    out.push_str("</table></div>\n<p class=\"pages\">");
+    out.push_str("</table></div>\n");
     let f = list.filter;
     let mut query = String::new();
     for (name, value) in [
@@ -234,23 +234,30 @@ pub(crate) fn link_table(base: &str, list: &List<'_>) -> String {
         (ListOn::User, Some(user)) => format!("{b}/user?id={}&amp;page={page}", e(&q(user))),
         _ => format!("{b}/links?{}page={page}", e(&query)),
     };
-    if list.page > 1 {
+    pager(&mut out, list.page, list.has_next, target);
+    out
+}
+
+/// The line under a paged table: its page number, between links to the newer and the older
+/// pages where there are some; `target` is a page's (escaped) address.
+fn pager(out: &mut String, page: u64, has_next: bool, target: impl Fn(u64) -> String) {
+    out.push_str("<p class=\"pages\">");
+    if page > 1 {
         let _ = write!(
             out,
             "<a rel=\"prev\" href=\"{}\">Newer</a> ",
-            target(list.page - 1)
+            target(page - 1)
         );
     }
-    let _ = write!(out, "page {}", list.page);
-    if list.has_next {
+    let _ = write!(out, "page {page}");
+    if has_next {
         let _ = write!(
             out,
             " <a rel=\"next\" href=\"{}\">Older</a>",
-            target(list.page + 1)
+            target(page + 1)
         );
     }
     out.push_str("</p>\n");
-    out
 }
 
 /// A link's page: its ledger row, its attempts a page at a time (the latest first), and the
@@ -340,24 +347,10 @@ pub(crate) fn link(base: &str, p: &LinkPage<'_>, notice_html: &str) -> String {
     if p.uses.is_empty() {
         body.push_str("<tr><td colspan=\"7\" class=\"muted\">No attempts.</td></tr>\n");
     }
-    body.push_str("</table></div>\n<p class=\"pages\">");
-    let target = |page: u64| format!("{b}/link?id={}&amp;page={page}", e(&q(p.jti)));
-    if p.page > 1 {
-        let _ = write!(
-            body,
-            "<a rel=\"prev\" href=\"{}\">Newer</a> ",
-            target(p.page - 1)
-        );
-    }
-    let _ = write!(body, "page {}", p.page);
-    if p.has_next {
-        let _ = write!(
-            body,
-            " <a rel=\"next\" href=\"{}\">Older</a>",
-            target(p.page + 1)
-        );
-    }
-    body.push_str("</p>\n");
+    body.push_str("</table></div>\n");
+    pager(&mut body, p.page, p.has_next, |page| {
+        format!("{b}/link?id={}&amp;page={page}", e(&q(p.jti)))
+    });
     page(base, "Link", &body)
 }
 
