@@ -1182,6 +1182,25 @@ mod json_rows {
     }
 }
 
+/// A link id's 64-bit FNV-1a hash: what its lock is named by, the same on every server. Two
+/// links sharing a hash only wait for each other.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn link_hash(link: &str) -> u64 {
+    link.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The lock keys of a batch's links, each once, in the order every server takes them (so two
+/// batches never wait for each other).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn lock_keys<K: Ord>(links: &[&str], key: impl Fn(&str) -> K) -> Vec<K> {
+    let mut keys: Vec<K> = links.iter().map(|link| key(link)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 /// The statement that ends a batch's transaction.
 fn end_statement(commit: bool) -> &'static str {
     if commit {

@@ -23,8 +23,8 @@ use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 use rocket_db_pools::sqlx::{self, Executor as _, MySqlConnection, MySqlPool, Row as _};
 
 use super::{
-    common_statements, end_statement, inserted_ids, json_rows, link_now, sql, Dialect, LinkNow,
-    Record, Settlement, SpendRequest, TokenGrant, HOLDER_SILENCE_MS,
+    common_statements, end_statement, inserted_ids, json_rows, link_hash, link_now, lock_keys, sql,
+    Dialect, LinkNow, Record, Settlement, SpendRequest, TokenGrant, HOLDER_SILENCE_MS,
 };
 use crate::Error;
 
@@ -431,13 +431,9 @@ const IN_FLIGHT: &str = concat!(
     " - ?"
 );
 
-/// A link's named lock key: its id's 64-bit FNV-1a hash, in hex. Every server computes the
-/// same key for the same link; two links sharing a key only wait for each other.
+/// A link's named lock key: its id's hash, in hex.
 fn lock_key(link: &str) -> String {
-    let hash = link.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{hash:016x}")
+    format!("{:016x}", link_hash(link))
 }
 
 fn failure(what: &str) -> Error {
@@ -494,9 +490,7 @@ impl Dialect for MySqlConnection {
         // One round trip: the keys are hex, written into the text, so the locks and `START
         // TRANSACTION` travel together (a prepared statement holds one statement only). `AND`
         // stops at the first lock not taken.
-        let mut keys: Vec<String> = links.iter().map(|link| lock_key(link)).collect();
-        keys.sort_unstable();
-        keys.dedup();
+        let keys = lock_keys(links, lock_key);
         if keys.is_empty() {
             sqlx::Executor::execute(&mut *self, "START TRANSACTION").await?;
             return Ok(());

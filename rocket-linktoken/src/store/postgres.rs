@@ -11,8 +11,8 @@
 use rocket_db_pools::sqlx::{self, PgConnection, PgPool};
 
 use super::{
-    common_statements, end_statement, inserted_ids, link_now, Dialect, LinkNow, Outcome, Record,
-    Settlement, SpendRequest, TokenGrant, HOLDER_SILENCE_MS,
+    common_statements, end_statement, inserted_ids, link_hash, link_now, lock_keys, Dialect,
+    LinkNow, Outcome, Record, Settlement, SpendRequest, TokenGrant, HOLDER_SILENCE_MS,
 };
 use crate::Error;
 
@@ -183,13 +183,9 @@ const IN_FLIGHT: &str = concat!(
     " - $2"
 );
 
-/// The advisory lock of a link: its id's 64-bit FNV-1a hash. Every server computes the same
-/// key for the same link; two links sharing a key only wait for each other.
+/// The advisory lock of a link: its id's hash, as PostgreSQL's `bigint`.
 fn lock_key(link: &str) -> i64 {
-    let hash = link.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    i64::from_ne_bytes(hash.to_ne_bytes())
+    i64::from_ne_bytes(link_hash(link).to_ne_bytes())
 }
 
 /// Collects one column of a batch.
@@ -202,9 +198,7 @@ impl Dialect for PgConnection {
     async fn begin(&mut self, links: &[&str]) -> Result<(), Error> {
         // One round trip: the lock keys are integers, written into the text, so `BEGIN` and
         // the locks travel together (a query with parameters holds one statement only).
-        let mut keys: Vec<i64> = links.iter().map(|link| lock_key(link)).collect();
-        keys.sort_unstable();
-        keys.dedup();
+        let keys = lock_keys(links, lock_key);
         let mut begin = String::from("BEGIN");
         if !keys.is_empty() {
             let locks: Vec<String> = keys
