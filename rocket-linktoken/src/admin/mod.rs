@@ -477,6 +477,32 @@ fn genuine(session: &str, keys: &crate::KeyRing, csrf: Option<&str>) -> bool {
     }
 }
 
+/// A posted form that can be read, carries this browser's token and names what it acts on;
+/// otherwise the page saying why nothing was changed. `parts` gives the form's `csrf` field
+/// and the link or user it names.
+async fn checked<T>(
+    context: &Context<'_>,
+    session: &str,
+    keys: &crate::KeyRing,
+    data: Data<'_>,
+    parts: impl Fn(&T) -> (Option<&str>, &str),
+) -> Result<T, Html>
+where
+    T: for<'f> FromForm<'f> + Send + 'static,
+{
+    let Some(form) = form::<T>(data).await else {
+        return Err(unreadable(context));
+    };
+    let (csrf, subject) = parts(&form);
+    if !genuine(session, keys, csrf) {
+        return Err(forged(context));
+    }
+    if subject.is_empty() {
+        return Err(unreadable(context));
+    }
+    Ok(form)
+}
+
 /// The answer to a post whose token is missing or not this browser's.
 fn forged(context: &Context<'_>) -> Html {
     context.message(
@@ -503,15 +529,14 @@ async fn revoke(
     keys: &crate::KeyRing,
     data: Data<'_>,
 ) -> Result<Html, Error> {
-    let Some(form) = form::<RevokeForm>(data).await else {
-        return Ok(unreadable(context));
+    let form: RevokeForm = match checked(context, session, keys, data, |form: &RevokeForm| {
+        (form.csrf.as_deref(), form.link.as_str())
+    })
+    .await
+    {
+        Ok(form) => form,
+        Err(refused) => return Ok(refused),
     };
-    if !genuine(session, keys, form.csrf.as_deref()) {
-        return Ok(forged(context));
-    }
-    if form.link.is_empty() {
-        return Ok(unreadable(context));
-    }
     context.ledger.revoke(&form.link).await?;
     let notice = pages::notice(
         Tone::Done,
@@ -527,15 +552,15 @@ async fn revoke_user(
     keys: &crate::KeyRing,
     data: Data<'_>,
 ) -> Result<Html, Error> {
-    let Some(form) = form::<RevokeUserForm>(data).await else {
-        return Ok(unreadable(context));
-    };
-    if !genuine(session, keys, form.csrf.as_deref()) {
-        return Ok(forged(context));
-    }
-    if form.user.is_empty() {
-        return Ok(unreadable(context));
-    }
+    let form: RevokeUserForm =
+        match checked(context, session, keys, data, |form: &RevokeUserForm| {
+            (form.csrf.as_deref(), form.user.as_str())
+        })
+        .await
+        {
+            Ok(form) => form,
+            Err(refused) => return Ok(refused),
+        };
     let scope = form.scope.as_deref().filter(|scope| !scope.is_empty());
     context
         .ledger
