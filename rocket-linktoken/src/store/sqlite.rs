@@ -101,6 +101,20 @@ async fn create_tables(conn: &mut SqliteConnection) -> Result<(), Error> {
     Ok(())
 }
 
+/// Opens the writer's connection with the pool's options, and keeps its statement journals in
+/// memory: a batch's inserts into the indexes of `linktoken_uses` undo more than the 64 KiB
+/// after which SQLite spills a statement journal to a temporary file, created and deleted per
+/// batch (README, "SQLite settings"). Durability is the pool's own: a statement journal only
+/// undoes a failed statement inside the open transaction.
+pub(super) async fn open(pool: &SqlitePool) -> Result<SqliteConnection, Error> {
+    use sqlx::ConnectOptions as _;
+    let mut conn = pool.connect_options().connect().await?;
+    sqlx::query("PRAGMA temp_store = MEMORY")
+        .execute(&mut conn)
+        .await?;
+    Ok(conn)
+}
+
 common_statements!(SqlitePool);
 super::browse::browse_statements!(SqlitePool);
 
@@ -252,5 +266,31 @@ impl Dialect for SqliteConnection {
             .execute(&mut *self)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn temp_store(conn: &mut SqliteConnection) -> i64 {
+        sqlx::query_scalar("PRAGMA temp_store")
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+
+    #[test]
+    fn only_the_writers_connection_keeps_statement_journals_in_memory() {
+        let runtime = rocket::tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
+            // 2 is MEMORY; 0, SQLite's default, follows the build (a file here).
+            assert_eq!(temp_store(&mut open(&pool).await.unwrap()).await, 2);
+            assert_eq!(temp_store(&mut pool.acquire().await.unwrap()).await, 0);
+        });
     }
 }

@@ -171,7 +171,8 @@ impl Batch {
 }
 
 /// The writer's own connection: opened with the pool's options, so it has the application's
-/// settings (journal mode, `synchronous`, busy timeout) and changes none of them.
+/// settings (journal mode, `synchronous`, busy timeout) and changes none of them (on SQLite it
+/// keeps its statement journals in memory: [`super::sqlite::open`]).
 enum Connection {
     #[cfg(feature = "sqlite")]
     Sqlite(rocket_db_pools::sqlx::SqliteConnection),
@@ -185,10 +186,7 @@ impl Connection {
     async fn open(backend: &Backend) -> Result<Connection, Error> {
         Ok(match backend {
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(pool) => {
-                use rocket_db_pools::sqlx::ConnectOptions as _;
-                Connection::Sqlite(pool.connect_options().connect().await?)
-            }
+            Backend::Sqlite(pool) => Connection::Sqlite(super::sqlite::open(pool).await?),
             #[cfg(feature = "postgres")]
             Backend::Postgres(pool) => {
                 Connection::Postgres(Box::new(super::postgres::open(pool).await?))
