@@ -218,6 +218,9 @@ bench_backend() { # backend url
             say "$backend: round $round/$rounds, $scenario, ${duration} s"
             local file="$raw/$backend-r$round-$scenario.txt"
             local ticks cpu_us
+            # What the scenario before wrote is still being flushed to the disk by the kernel's
+            # threads, on the same two CPUs: flushed first, each run starts from a clean cache.
+            sync
             ticks="$(server_ticks)"
             run_wrk "$scenario" "$duration" "$file"
             ticks=$(($(server_ticks) - ticks))
@@ -290,7 +293,7 @@ commit="$(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HE
 {
     echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') on commit $commit: $(nproc) CPUs ($cpu), $memory_total."
     echo "wrk -t$threads -c$connections --timeout ${timeout}s, ${duration} s per run, $rounds interleaved rounds after ${warmup} s of warm-up per scenario."
-    echo "Server log level \`$log_level\`, its output to a file; server and wrk on the same machine."
+    echo "Server log level \`$log_level\`, its output to \`$server_log\`; server and wrk on the same machine."
     echo "Load average before: $load_before."
     echo
     echo "| database | scenario | req/s | × plain | p50 | × plain | p99 | × plain | server CPU/request |"
