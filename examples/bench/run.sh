@@ -218,8 +218,9 @@ bench_backend() { # backend url
             say "$backend: round $round/$rounds, $scenario, ${duration} s"
             local file="$raw/$backend-r$round-$scenario.txt"
             local ticks cpu_us
-            # What the scenario before wrote is still being flushed to the disk by the kernel's
-            # threads, on the same two CPUs: flushed first, each run starts from a clean cache.
+            # The kernel writes back what the scenario before wrote (a guarded SQLite run leaves
+            # hundreds of megabytes) with threads on the same CPUs: written first, it is not
+            # measured with the next scenario.
             sync
             ticks="$(server_ticks)"
             run_wrk "$scenario" "$duration" "$file"
