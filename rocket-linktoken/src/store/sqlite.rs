@@ -102,10 +102,10 @@ async fn create_tables(conn: &mut SqliteConnection) -> Result<(), Error> {
 }
 
 /// Opens the writer's connection with the pool's options, and keeps its statement journals in
-/// memory: a batch's inserts into the indexes of `linktoken_uses` undo more than the 64 KiB
-/// after which SQLite spills a statement journal to a temporary file, created and deleted per
-/// batch (README, "SQLite settings"). Durability is the pool's own: a statement journal only
-/// undoes a failed statement inside the open transaction.
+/// memory: under load a batch's inserts into the indexes of `linktoken_uses` undo more than the
+/// 64 KiB after which SQLite spills a statement journal to a temporary file, created and
+/// deleted per batch (README, "SQLite settings"). Durability is the pool's own: a statement
+/// journal only undoes a failed statement inside the open transaction.
 pub(super) async fn open(pool: &SqlitePool) -> Result<SqliteConnection, Error> {
     use sqlx::ConnectOptions as _;
     let mut conn = pool.connect_options().connect().await?;
