@@ -66,6 +66,10 @@ fn assert_shows_requests_and_no_token(written: &str, tokens: &[String]) {
         "the refusal is logged:\n{written}"
     );
     assert!(
+        written.contains("Request guard `TokenUser < Subscriber >` failed"),
+        "Rocket names the guard as the handler writes it:\n{written}"
+    );
+    assert!(
         written
             .contains("Dispatching salvaged request to catcher: GET /unsubscribe/1?rt=[redacted]"),
         "the request with an unknown method is logged, its token blanked:\n{written}"

@@ -1,6 +1,7 @@
 //! Checking the route handler and binding its `TokenUser` parameter to the policy.
 
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use quote::ToTokens;
 use syn::{
     parse_quote, AngleBracketedGenericArguments, Attribute, FnArg, GenericArgument, Item, ItemFn,
     PathArguments, PathSegment, Signature, Type,
@@ -8,14 +9,29 @@ use syn::{
 
 use crate::errors::Errors;
 
-/// A route handler whose `TokenUser` parameter already names the policy marker.
+/// A route handler, checked, and how its `TokenUser` parameter is bound to the policy.
 pub(crate) struct Handler {
-    /// The function, changed only in its `TokenUser<U>` becoming `TokenUser<U, Marker>`.
+    /// The function; with [`Binding::Argument`], its `TokenUser<U>` reads `TokenUser<U, handler>`.
     pub(crate) func: ItemFn,
     /// The route's own struct, which Rocket's route attribute declares under the handler's
-    /// name: it carries the policy, so the signature reads `TokenUser<U, handler>` and a link
-    /// can be issued for the route by its name.
+    /// name: it carries the policy, so a link can be issued for the route by its name.
     pub(crate) policy: Ident,
+    pub(crate) binding: Binding,
+}
+
+/// How the handler's `TokenUser<U>` comes to mean `TokenUser<U, handler>`.
+///
+/// Rocket's log names a failed guard by its type as the handler's tokens spell it, so the
+/// type is best left as written.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Binding {
+    /// The guard is written `TokenUser<U>`, as imported: the handler moves into a module of
+    /// its own, in which `TokenUser` is an alias bound to the route's policy.
+    Alias,
+    /// The guard is written with a path (`rocket_linktoken::TokenUser<U>`), or the handler
+    /// names `self` or `super`, whose meaning a module would change: the policy is added
+    /// as the guard's second type argument.
+    Argument,
 }
 
 /// Last path segments of Rocket's route attributes.
@@ -45,8 +61,22 @@ pub(crate) fn parse(item: TokenStream) -> syn::Result<Handler> {
             "#[expiring_link] must be placed above the route attribute (#[get], #[post], ...)",
         ));
     }
-    bind_token_user(&mut func.sig, &policy, &mut errors);
-    errors.finish(Handler { func, policy })
+    let says_self_or_super = names_self_or_super(func.to_token_stream());
+    let binding = bind_token_user(&mut func.sig, &policy, says_self_or_super, &mut errors);
+    errors.finish(Handler {
+        func,
+        policy,
+        binding,
+    })
+}
+
+/// Whether `tokens` use `self` or `super` anywhere, as a path or a receiver.
+fn names_self_or_super(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == "self" || ident == "super",
+        TokenTree::Group(group) => names_self_or_super(group.stream()),
+        TokenTree::Punct(_) | TokenTree::Literal(_) => false,
+    })
 }
 
 fn is_route_attribute(attr: &Attribute) -> bool {
@@ -56,8 +86,15 @@ fn is_route_attribute(attr: &Attribute) -> bool {
         .is_some_and(|segment| ROUTE_ATTRIBUTES.iter().any(|name| segment.ident == name))
 }
 
-/// Appends `policy` to the generic arguments of the one `TokenUser<U>` parameter.
-fn bind_token_user(sig: &mut Signature, policy: &Ident, errors: &mut Errors) {
+/// Finds the one `TokenUser<U>` parameter and chooses its [`Binding`]; with
+/// [`Binding::Argument`], appends `policy` to its generic arguments.
+fn bind_token_user(
+    sig: &mut Signature,
+    policy: &Ident,
+    says_self_or_super: bool,
+    errors: &mut Errors,
+) -> Binding {
+    let mut binding = Binding::Argument;
     let mut found = false;
     for input in &mut sig.inputs {
         let FnArg::Typed(param) = input else {
@@ -66,10 +103,12 @@ fn bind_token_user(sig: &mut Signature, policy: &Ident, errors: &mut Errors) {
         let Type::Path(ty) = &mut *param.ty else {
             continue;
         };
-        let Some(segment) = ty.path.segments.last_mut() else {
-            continue;
-        };
-        if segment.ident != "TokenUser" {
+        if !ty
+            .path
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "TokenUser")
+        {
             continue;
         }
         if found {
@@ -80,7 +119,13 @@ fn bind_token_user(sig: &mut Signature, policy: &Ident, errors: &mut Errors) {
             continue;
         }
         found = true;
+        let bare =
+            ty.qself.is_none() && ty.path.leading_colon.is_none() && ty.path.segments.len() == 1;
+        let Some(segment) = ty.path.segments.last_mut() else {
+            continue;
+        };
         match single_type_argument(segment) {
+            Some(_) if bare && !says_self_or_super => binding = Binding::Alias,
             Some(arguments) => arguments.args.push(parse_quote!(#policy)),
             None => errors.spanned(
                 &*ty,
@@ -95,6 +140,7 @@ fn bind_token_user(sig: &mut Signature, policy: &Ident, errors: &mut Errors) {
             "a route with #[expiring_link] takes a `TokenUser<YourUser>` parameter",
         );
     }
+    binding
 }
 
 fn single_type_argument(segment: &mut PathSegment) -> Option<&mut AngleBracketedGenericArguments> {
@@ -130,28 +176,44 @@ mod tests {
     }
 
     #[test]
-    fn token_user_gains_the_policy_as_second_argument() {
-        let handler = accepted(quote! {
+    fn guard_written_as_imported_is_left_as_written() {
+        let item = quote! {
             #[post("/unsubscribe/<list>", data = "<form>")]
             async fn unsubscribe(list: i64, user: TokenUser<Subscriber>, form: Form<Confirm>) -> Template {
                 todo!()
             }
-        });
+        };
+        let handler = accepted(item.clone());
         assert_eq!(handler.policy, "unsubscribe");
+        assert_eq!(handler.binding, Binding::Alias);
         assert_eq!(
             handler.func.into_token_stream().to_string(),
-            quote! {
-                #[post("/unsubscribe/<list>", data = "<form>")]
-                async fn unsubscribe(
-                    list: i64,
-                    user: TokenUser<Subscriber, unsubscribe>,
-                    form: Form<Confirm>
-                ) -> Template {
-                    todo!()
-                }
-            }
-            .to_string()
+            item.to_string()
         );
+    }
+
+    #[test]
+    fn handler_naming_self_or_super_gains_the_policy_as_second_argument() {
+        for item in [
+            quote!(
+                #[get("/")]
+                fn page(user: TokenUser<super::Subscriber>) {}
+            ),
+            quote!(
+                #[get("/")]
+                fn page(user: TokenUser<Subscriber>) {
+                    self::helper();
+                }
+            ),
+        ] {
+            let handler = accepted(item);
+            assert_eq!(handler.binding, Binding::Argument);
+            let signature = handler.func.sig.into_token_stream().to_string();
+            assert!(
+                signature.contains(&quote!(Subscriber, page>).to_string()),
+                "{signature}"
+            );
+        }
     }
 
     #[test]
@@ -162,6 +224,7 @@ mod tests {
             #[allow(unused)]
             fn page(user: ::rocket_linktoken::TokenUser<crate::Subscriber>) {}
         });
+        assert_eq!(handler.binding, Binding::Argument);
         assert_eq!(
             handler.func.into_token_stream().to_string(),
             quote! {

@@ -7,7 +7,10 @@
 //! Put `#[expiring_link]` above a Rocket route attribute. The route must take one
 //! `TokenUser<YourUser>` parameter; the attribute binds that guard to a policy (the
 //! link's scope, how often it may be used, whether this route only previews it), which
-//! the guard in `rocket-linktoken` enforces.
+//! the guard in `rocket-linktoken` enforces. It leaves the guard as written, so that
+//! Rocket's log names it so: the handler moves into a hidden module of its own, where
+//! `TokenUser` is bound to the route's policy, and its names are brought back where it was
+//! written.
 //!
 //! ```ignore
 //! use rocket::{get, post};

@@ -118,6 +118,7 @@ pub enum NoPolicy {}
 /// fn preferences(user: TokenUser<Subscriber>) -> String {
 ///     format!("preferences of {}", user.email)
 /// }
+/// # fn main() {}
 /// ```
 pub struct TokenUser<U, P = NoPolicy> {
     user: U,

@@ -72,7 +72,9 @@ pub use verify::{Expected, Verifier, MAX_TOKEN_LEN};
 ///     format!("Order {order} confirmed, use {:?}", user.uses())
 /// }
 ///
+/// # fn main() {
 /// let _routes = routes![ask, confirm];
+/// # }
 /// ```
 pub use rocket_linktoken_macros::expiring_link;
 

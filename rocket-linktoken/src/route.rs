@@ -44,13 +44,15 @@ pub trait LinkRoute: Policy {
 ///     "unsubscribed"
 /// }
 ///
+/// # fn main() -> Result<(), rocket_linktoken::Error> {
 /// let figment = rocket::figment::Figment::new()
 ///     .merge(("linktoken.secret", "a-development-secret-of-at-least-32-bytes"));
 /// let issuer = Issuer::from_figment(&figment)?;
 /// let link = issuer.issue(&route_link!(unsubscribe(list = 7), user = "42"))?;
 /// assert!(link.url.starts_with("/unsubscribe/7?rt="));
 /// # let _ = routes![unsubscribe];
-/// # Ok::<(), rocket_linktoken::Error>(())
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// A route without the attribute is a compile error, and so are arguments that do not fit the

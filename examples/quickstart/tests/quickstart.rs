@@ -28,7 +28,7 @@ fn readme_block(lang: &str, first: &str) -> String {
 #[test]
 fn readme_shows_the_quick_start_exactly() {
     assert_eq!(
-        readme_block("rust,no_run", "//! The quick start"),
+        readme_block("rust,ignore", "//! The quick start"),
         include_str!("../src/main.rs")
     );
     let rocket_toml = readme_block("toml", "# Rocket.toml");

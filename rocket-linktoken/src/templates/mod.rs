@@ -113,7 +113,7 @@ impl TemplateLinks {
     /// refused, with the reason.
     ///
     /// ```no_run
-    /// use rocket::{post, routes, Request};
+    /// use rocket::{post, routes, Build, Request, Rocket};
     /// use rocket_linktoken::{expiring_link, BoxError, LinkUser, TokenUser};
     ///
     /// # struct Subscriber;
@@ -125,12 +125,12 @@ impl TemplateLinks {
     /// #[post("/unsubscribe/<list>")]
     /// fn unsubscribe(list: i64, user: TokenUser<Subscriber>) {}
     ///
-    /// #[rocket::launch]
-    /// fn rocket() -> _ {
+    /// fn rocket() -> Rocket<Build> {
     ///     rocket::build()
     ///         .mount("/", routes![unsubscribe])
     ///         .attach(rocket_linktoken::templates::fairing().route::<unsubscribe>())
     /// }
+    /// # fn main() {}
     /// ```
     ///
     /// Then, in a Tera template, `{{ link(user=subscriber.id, route="unsubscribe", list=1) }}`.

@@ -1,7 +1,7 @@
 use rocket::{get, post, Request};
 use rocket_linktoken::{expiring_link, BoxError, LinkUser, TokenUser};
 
-struct Member;
+pub struct Member;
 
 #[rocket::async_trait]
 impl LinkUser for Member {
@@ -26,6 +26,44 @@ fn confirm(list: i64, user: rocket_linktoken::TokenUser<Member>) -> String {
 #[rocket::get("/preferences")]
 pub fn preferences(_user: TokenUser<Member>) {}
 
+mod account {
+    use super::*;
+
+    /// Reached from the crate root, as Rocket's own attribute allows.
+    #[expiring_link(scope = "account")]
+    #[get("/account")]
+    pub(super) fn account(_user: TokenUser<Member>) -> &'static str {
+        greeting()
+    }
+
+    /// Names `super`, which a module of the attribute's own would change: it keeps it.
+    #[expiring_link(scope = "account")]
+    #[get("/account/lists")]
+    pub(crate) fn lists(_user: TokenUser<super::Member>) -> &'static str {
+        greeting()
+    }
+
+    fn greeting() -> &'static str {
+        "hello"
+    }
+}
+
 fn main() {
-    let _ = rocket::build().mount("/", rocket::routes![unsubscribe, confirm, preferences]);
+    /// Declared in a function: its module sees the items of the function's module.
+    #[expiring_link(scope = "local")]
+    #[get("/local")]
+    fn local(_user: TokenUser<Member>) {}
+
+    let _ = rocket::build().mount(
+        "/",
+        rocket::routes![
+            unsubscribe,
+            confirm,
+            preferences,
+            account::account,
+            account::lists,
+            local
+        ],
+    );
+    let _ = rocket::uri!(account::account);
 }
