@@ -4,7 +4,7 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::ext::IdentExt;
-use syn::{parse_quote, ItemFn, LitStr, Visibility};
+use syn::{parse_quote, Attribute, ItemFn, LitStr, Meta, Signature, Visibility};
 
 use crate::args::{self, Args};
 use crate::errors;
@@ -37,11 +37,7 @@ pub(crate) fn expiring_link(args: TokenStream, item: TokenStream) -> TokenStream
 }
 
 fn policy_and_handler(args: &Args, handler: &Handler) -> TokenStream {
-    let Handler {
-        func,
-        policy,
-        binding,
-    } = handler;
+    let policy = &handler.policy;
     let scope = &args.scope;
     let max_uses = match args.max_uses {
         Some(max_uses) => quote!(::core::option::Option::Some(#max_uses)),
@@ -49,28 +45,48 @@ fn policy_and_handler(args: &Args, handler: &Handler) -> TokenStream {
     };
     let preview = args.preview;
     let policy_impls = quote! {
+        #[allow(deprecated)]
         impl ::rocket_linktoken::__private::Policy for #policy {
             const SCOPE: &'static str = #scope;
             const MAX_USES: ::core::option::Option<u32> = #max_uses;
             const PREVIEW: bool = #preview;
         }
 
+        #[allow(deprecated)]
         impl ::rocket_linktoken::__private::LinkRoute for #policy {
             fn route() -> ::rocket_linktoken::__private::rocket::Route {
                 ::rocket_linktoken::__private::rocket::routes![#policy].remove(0)
             }
         }
     };
-    match binding {
-        Binding::Argument => quote!(#policy_impls #func),
-        Binding::Alias => in_own_module(func, policy, &policy_impls),
+    match handler.binding {
+        Binding::Argument => {
+            let func = ItemFn {
+                sig: handler.bound.clone(),
+                ..handler.func.clone()
+            };
+            quote!(#policy_impls #func)
+        }
+        Binding::Alias => signature_in_own_module(handler, &policy_impls),
     }
 }
 
-/// The handler in a module of its own, where `TokenUser` is bound to the route's policy, and
-/// the names Rocket's route attribute declares brought back where the handler was written:
-/// the function with its struct, and the macro `uri!` expands to.
-fn in_own_module(func: &ItemFn, policy: &Ident, policy_impls: &TokenStream) -> TokenStream {
+/// The handler split in two, so that Rocket reads the signature as written while the body
+/// stays where it was written:
+/// - a module of the handler's own, in which `TokenUser` is bound to the route's policy,
+///   holds the signature Rocket's route attribute reads, and passes the arguments on;
+/// - the body, with the guard bound in its signature, becomes a method of the route's struct,
+///   next to where the handler was, so it sees and means what it did there, and the module
+///   reaches it through the struct's type rather than by a path;
+/// - the handler, Rocket's route struct and the macro `uri!` expands to are brought back
+///   under their names.
+fn signature_in_own_module(handler: &Handler, policy_impls: &TokenStream) -> TokenStream {
+    let Handler {
+        func,
+        bound,
+        policy,
+        ..
+    } = handler;
     let name = policy.unraw();
     let module = format_ident!("__linktoken_route_{name}");
     let uri_macro = format_ident!("rocket_uri_macro_{name}");
@@ -79,31 +95,90 @@ fn in_own_module(func: &ItemFn, policy: &Ident, policy_impls: &TokenStream) -> T
         .iter()
         .filter(|attr| attr.path().is_ident("cfg"))
         .collect();
+
+    let mut signature_attrs = Vec::new();
+    let mut body_attrs = Vec::new();
+    for attr in &func.attrs {
+        // Rocket's attribute reads the signature; docs and deprecation are the handler's,
+        // which is the signature's name.
+        let signature_only = handler::is_route_attribute(attr)
+            || ["doc", "deprecated"]
+                .iter()
+                .any(|name| attr.path().is_ident(name));
+        if signature_only {
+            signature_attrs.push(attr.clone());
+        } else {
+            if let Some(lint) = lint_attribute(attr) {
+                signature_attrs.push(lint);
+            }
+            body_attrs.push(attr.clone());
+        }
+    }
+
     let vis = &func.vis;
-    let mut func = func.clone();
-    func.vis = seen_from_inside(vis);
+    let inner_vis = seen_from_inside(vis);
+    let sig = &func.sig;
+    let body = format_ident!("linktoken_handler");
+    let arguments = handler::parameter_names(sig).unwrap_or_default();
+    let await_ = sig.asyncness.map(|_| quote!(.await));
+    // Hygienic, so that no parameter of the handler's is shadowed by it.
+    let handler_fn = Ident::new("handler", Span::mixed_site());
+    let body_sig = Signature {
+        ident: body.clone(),
+        ..bound.clone()
+    };
+    let block = &func.block;
     quote! {
         #(#cfgs)*
-        #[doc(hidden)]
         mod #module {
             #[allow(unused_imports)]
             use super::*;
 
-            type TokenUser<U> = super::TokenUser<U, #policy>;
+            #[allow(deprecated)]
+            type TokenUser<U> = ::rocket_linktoken::TokenUser<U, #policy>;
 
             #policy_impls
 
-            #func
+            #(#signature_attrs)*
+            #inner_vis #sig {
+                #[allow(deprecated)]
+                let #handler_fn = #policy::#body;
+                #handler_fn(#(#arguments),*)#await_
+            }
         }
 
         #(#cfgs)*
+        #[allow(deprecated)]
         #vis use #module::#policy;
 
         #(#cfgs)*
         #[doc(hidden)]
         #[allow(unused_imports)]
         pub use #module::#uri_macro;
+
+        #(#cfgs)*
+        #[allow(deprecated)]
+        impl #policy {
+            #(#body_attrs)*
+            #body_sig #block
+        }
     }
+}
+
+/// A lint attribute of the handler, for its signature too: as written, but an `expect`
+/// becomes an `allow`, which the signature alone may leave unfulfilled.
+fn lint_attribute(attr: &Attribute) -> Option<Attribute> {
+    let mut attr = attr.clone();
+    let Meta::List(list) = &mut attr.meta else {
+        return None;
+    };
+    if list.path.is_ident("expect") {
+        list.path = parse_quote!(allow);
+    }
+    ["allow", "warn", "deny", "forbid"]
+        .iter()
+        .any(|lint| list.path.is_ident(lint))
+        .then_some(attr)
 }
 
 /// The visibility that, written one module further in, reaches as far as `vis` does where
@@ -133,12 +208,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn guard_written_as_imported_is_bound_in_a_module_of_the_handler_s_own() {
+    fn guard_written_as_imported_is_read_by_rocket_as_written_in_a_module_of_its_own() {
         let expanded = expiring_link(
             quote!(scope = "unsubscribe", max_uses = 1),
             quote! {
+                /// Unsubscribes.
                 #[post("/unsubscribe/<list>", data = "<form>")]
-                async fn unsubscribe(list: i64, user: TokenUser<Subscriber>, form: Form<Confirm>) -> Template {
+                #[expect(clippy::needless_pass_by_value)]
+                async fn unsubscribe(list: i64, user: TokenUser<Subscriber>, mut form: Form<Confirm>) -> Template {
                     todo!()
                 }
             },
@@ -146,40 +223,59 @@ mod tests {
         assert_eq!(
             expanded.to_string(),
             quote! {
-                #[doc(hidden)]
                 mod __linktoken_route_unsubscribe {
                     #[allow(unused_imports)]
                     use super::*;
 
-                    type TokenUser<U> = super::TokenUser<U, unsubscribe>;
+                    #[allow(deprecated)]
+                    type TokenUser<U> = ::rocket_linktoken::TokenUser<U, unsubscribe>;
 
+                    #[allow(deprecated)]
                     impl ::rocket_linktoken::__private::Policy for unsubscribe {
                         const SCOPE: &'static str = "unsubscribe";
                         const MAX_USES: ::core::option::Option<u32> = ::core::option::Option::Some(1u32);
                         const PREVIEW: bool = false;
                     }
 
+                    #[allow(deprecated)]
                     impl ::rocket_linktoken::__private::LinkRoute for unsubscribe {
                         fn route() -> ::rocket_linktoken::__private::rocket::Route {
                             ::rocket_linktoken::__private::rocket::routes![unsubscribe].remove(0)
                         }
                     }
 
+                    /// Unsubscribes.
                     #[post("/unsubscribe/<list>", data = "<form>")]
+                    #[allow(clippy::needless_pass_by_value)]
                     pub(super) async fn unsubscribe(
                         list: i64,
                         user: TokenUser<Subscriber>,
-                        form: Form<Confirm>
+                        mut form: Form<Confirm>
                     ) -> Template {
-                        todo!()
+                        #[allow(deprecated)]
+                        let handler = unsubscribe::linktoken_handler;
+                        handler(list, user, form).await
                     }
                 }
 
+                #[allow(deprecated)]
                 use __linktoken_route_unsubscribe::unsubscribe;
 
                 #[doc(hidden)]
                 #[allow(unused_imports)]
                 pub use __linktoken_route_unsubscribe::rocket_uri_macro_unsubscribe;
+
+                #[allow(deprecated)]
+                impl unsubscribe {
+                    #[expect(clippy::needless_pass_by_value)]
+                    async fn linktoken_handler(
+                        list: i64,
+                        user: TokenUser<Subscriber, unsubscribe>,
+                        mut form: Form<Confirm>
+                    ) -> Template {
+                        todo!()
+                    }
+                }
             }
             .to_string()
         );
@@ -197,12 +293,14 @@ mod tests {
         assert_eq!(
             expanded.to_string(),
             quote! {
+                #[allow(deprecated)]
                 impl ::rocket_linktoken::__private::Policy for confirm_page {
                     const SCOPE: &'static str = "unsubscribe";
                     const MAX_USES: ::core::option::Option<u32> = ::core::option::Option::None;
                     const PREVIEW: bool = true;
                 }
 
+                #[allow(deprecated)]
                 impl ::rocket_linktoken::__private::LinkRoute for confirm_page {
                     fn route() -> ::rocket_linktoken::__private::rocket::Route {
                         ::rocket_linktoken::__private::rocket::routes![confirm_page].remove(0)
@@ -229,8 +327,7 @@ mod tests {
         .to_string();
         assert!(
             expanded.starts_with(
-                &quote!(#[cfg(feature = "links")] #[doc(hidden)] mod __linktoken_route_type)
-                    .to_string()
+                &quote!(#[cfg(feature = "links")] mod __linktoken_route_type).to_string()
             ),
             "{expanded}"
         );
@@ -238,7 +335,13 @@ mod tests {
         for reexport in [
             quote!(
                 #[cfg(feature = "links")]
+                #[allow(deprecated)]
                 pub use __linktoken_route_type::r#type;
+            ),
+            quote!(
+                #[cfg(feature = "links")]
+                #[allow(deprecated)]
+                impl r#type
             ),
             quote!(
                 #[cfg(feature = "links")]

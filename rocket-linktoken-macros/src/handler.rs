@@ -4,44 +4,47 @@ use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::{
     parse_quote, AngleBracketedGenericArguments, Attribute, FnArg, GenericArgument, Item, ItemFn,
-    PathArguments, PathSegment, Signature, Type,
+    Pat, PathArguments, PathSegment, Signature, Type,
 };
 
 use crate::errors::Errors;
 
 /// A route handler, checked, and how its `TokenUser` parameter is bound to the policy.
 pub(crate) struct Handler {
-    /// The function; with [`Binding::Argument`], its `TokenUser<U>` reads `TokenUser<U, handler>`.
+    /// The function as written.
     pub(crate) func: ItemFn,
+    /// Its signature with the guard bound to the policy: `TokenUser<U, handler>`.
+    pub(crate) bound: Signature,
     /// The route's own struct, which Rocket's route attribute declares under the handler's
     /// name: it carries the policy, so a link can be issued for the route by its name.
     pub(crate) policy: Ident,
     pub(crate) binding: Binding,
 }
 
-/// How the handler's `TokenUser<U>` comes to mean `TokenUser<U, handler>`.
+/// Where the handler's `TokenUser<U>` comes to mean `TokenUser<U, handler>`.
 ///
-/// Rocket's log names a failed guard by its type as the handler's tokens spell it, so the
-/// type is best left as written.
+/// Rocket's log names a failed guard by its type as the signature Rocket reads spells it, so
+/// that signature is best left as written.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Binding {
-    /// The guard is written `TokenUser<U>`, as imported: the handler moves into a module of
-    /// its own, in which `TokenUser` is an alias bound to the route's policy.
+    /// The guard is written `TokenUser<U>`, as imported: the signature Rocket reads is left
+    /// as written, in a module of its own where `TokenUser` is bound to the route's policy,
+    /// and the body stays where it was written.
     Alias,
-    /// The guard is written with a path (`rocket_linktoken::TokenUser<U>`), or the handler
-    /// names `self` or `super`, whose meaning a module would change: the policy is added
-    /// as the guard's second type argument.
+    /// The guard is written with a path (`rocket_linktoken::TokenUser<U>`), or the signature
+    /// names `self` or `super`, whose meaning a module would change, or a parameter is not a
+    /// plain name: the policy is added to the guard as its second type argument.
     Argument,
 }
 
 /// Last path segments of Rocket's route attributes.
-const ROUTE_ATTRIBUTES: [&str; 8] = [
+pub(crate) const ROUTE_ATTRIBUTES: [&str; 8] = [
     "get", "put", "post", "delete", "head", "patch", "options", "route",
 ];
 
-/// Checks the handler and rewrites its `TokenUser` parameter, reporting every problem at once.
+/// Checks the handler and binds its `TokenUser` parameter, reporting every problem at once.
 pub(crate) fn parse(item: TokenStream) -> syn::Result<Handler> {
-    let mut func = match syn::parse2(item)? {
+    let func = match syn::parse2(item)? {
         Item::Fn(func) => func,
         other => {
             return Err(syn::Error::new_spanned(
@@ -61,13 +64,36 @@ pub(crate) fn parse(item: TokenStream) -> syn::Result<Handler> {
             "#[expiring_link] must be placed above the route attribute (#[get], #[post], ...)",
         ));
     }
-    let says_self_or_super = names_self_or_super(func.to_token_stream());
-    let binding = bind_token_user(&mut func.sig, &policy, says_self_or_super, &mut errors);
+    let mut bound = func.sig.clone();
+    let written_bare = bind_token_user(&mut bound, &policy, &mut errors);
+    let binding = if written_bare
+        && !names_self_or_super(func.sig.to_token_stream())
+        && parameter_names(&func.sig).is_some()
+    {
+        Binding::Alias
+    } else {
+        Binding::Argument
+    };
     errors.finish(Handler {
         func,
+        bound,
         policy,
         binding,
     })
+}
+
+/// The names of the parameters, if each is a plain name (`list`, `mut form`).
+pub(crate) fn parameter_names(sig: &Signature) -> Option<Vec<&Ident>> {
+    sig.inputs
+        .iter()
+        .map(|input| match input {
+            FnArg::Typed(param) => match &*param.pat {
+                Pat::Ident(pat) if pat.subpat.is_none() && pat.by_ref.is_none() => Some(&pat.ident),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect()
 }
 
 /// Whether `tokens` use `self` or `super` anywhere, as a path or a receiver.
@@ -79,22 +105,17 @@ fn names_self_or_super(tokens: TokenStream) -> bool {
     })
 }
 
-fn is_route_attribute(attr: &Attribute) -> bool {
+pub(crate) fn is_route_attribute(attr: &Attribute) -> bool {
     attr.path()
         .segments
         .last()
         .is_some_and(|segment| ROUTE_ATTRIBUTES.iter().any(|name| segment.ident == name))
 }
 
-/// Finds the one `TokenUser<U>` parameter and chooses its [`Binding`]; with
-/// [`Binding::Argument`], appends `policy` to its generic arguments.
-fn bind_token_user(
-    sig: &mut Signature,
-    policy: &Ident,
-    says_self_or_super: bool,
-    errors: &mut Errors,
-) -> Binding {
-    let mut binding = Binding::Argument;
+/// Appends `policy` to the generic arguments of the one `TokenUser<U>` parameter; returns
+/// whether that parameter was written `TokenUser<U>`, without a path.
+fn bind_token_user(sig: &mut Signature, policy: &Ident, errors: &mut Errors) -> bool {
+    let mut written_bare = false;
     let mut found = false;
     for input in &mut sig.inputs {
         let FnArg::Typed(param) = input else {
@@ -119,13 +140,12 @@ fn bind_token_user(
             continue;
         }
         found = true;
-        let bare =
+        written_bare =
             ty.qself.is_none() && ty.path.leading_colon.is_none() && ty.path.segments.len() == 1;
         let Some(segment) = ty.path.segments.last_mut() else {
             continue;
         };
         match single_type_argument(segment) {
-            Some(_) if bare && !says_self_or_super => binding = Binding::Alias,
             Some(arguments) => arguments.args.push(parse_quote!(#policy)),
             None => errors.spanned(
                 &*ty,
@@ -140,7 +160,7 @@ fn bind_token_user(
             "a route with #[expiring_link] takes a `TokenUser<YourUser>` parameter",
         );
     }
-    binding
+    written_bare
 }
 
 fn single_type_argument(segment: &mut PathSegment) -> Option<&mut AngleBracketedGenericArguments> {
@@ -176,10 +196,10 @@ mod tests {
     }
 
     #[test]
-    fn guard_written_as_imported_is_left_as_written() {
+    fn guard_written_as_imported_is_left_as_written_and_bound_apart() {
         let item = quote! {
             #[post("/unsubscribe/<list>", data = "<form>")]
-            async fn unsubscribe(list: i64, user: TokenUser<Subscriber>, form: Form<Confirm>) -> Template {
+            async fn unsubscribe(list: i64, user: TokenUser<Subscriber>, mut form: Form<Confirm>) -> Template {
                 todo!()
             }
         };
@@ -190,30 +210,65 @@ mod tests {
             handler.func.into_token_stream().to_string(),
             item.to_string()
         );
+        assert_eq!(
+            handler.bound.into_token_stream().to_string(),
+            quote!(
+                async fn unsubscribe(
+                    list: i64,
+                    user: TokenUser<Subscriber, unsubscribe>,
+                    mut form: Form<Confirm>
+                ) -> Template
+            )
+            .to_string()
+        );
     }
 
     #[test]
-    fn handler_naming_self_or_super_gains_the_policy_as_second_argument() {
+    fn a_body_naming_self_or_super_stays_where_it_is_written() {
+        let handler = accepted(quote!(
+            #[get("/")]
+            fn page(user: TokenUser<Subscriber>) {
+                super::helper();
+            }
+        ));
+        assert_eq!(handler.binding, Binding::Alias);
+    }
+
+    #[test]
+    fn guard_is_bound_in_place_where_a_module_would_change_the_signature() {
         for item in [
+            // A path: no alias can stand for it.
+            quote!(
+                #[get("/")]
+                fn page(user: ::rocket_linktoken::TokenUser<crate::Subscriber>) {}
+            ),
+            // `super` in the signature would name another module.
             quote!(
                 #[get("/")]
                 fn page(user: TokenUser<super::Subscriber>) {}
             ),
             quote!(
                 #[get("/")]
-                fn page(user: TokenUser<Subscriber>) {
-                    self::helper();
-                }
+                pub(super) fn page(user: TokenUser<Subscriber>, id: self::Id) {}
+            ),
+            // Parameters the moved signature could not pass on by name.
+            quote!(
+                #[get("/")]
+                fn page(user: TokenUser<Subscriber>, (a, b): (i64, i64)) {}
             ),
         ] {
             let handler = accepted(item);
             assert_eq!(handler.binding, Binding::Argument);
-            let signature = handler.func.sig.into_token_stream().to_string();
-            assert!(
-                signature.contains(&quote!(Subscriber, page>).to_string()),
-                "{signature}"
-            );
         }
+    }
+
+    #[test]
+    fn a_restricted_visibility_is_no_reason_to_bind_in_place() {
+        let handler = accepted(quote!(
+            #[get("/")]
+            pub(super) fn page(user: TokenUser<Subscriber>) {}
+        ));
+        assert_eq!(handler.binding, Binding::Alias);
     }
 
     #[test]
@@ -224,16 +279,10 @@ mod tests {
             #[allow(unused)]
             fn page(user: ::rocket_linktoken::TokenUser<crate::Subscriber>) {}
         });
-        assert_eq!(handler.binding, Binding::Argument);
         assert_eq!(
-            handler.func.into_token_stream().to_string(),
-            quote! {
-                #[doc = "before"]
-                #[rocket::get("/")]
-                #[allow(unused)]
-                fn page(user: ::rocket_linktoken::TokenUser<crate::Subscriber, page>) {}
-            }
-            .to_string()
+            handler.bound.into_token_stream().to_string(),
+            quote!(fn page(user: ::rocket_linktoken::TokenUser<crate::Subscriber, page>))
+                .to_string()
         );
     }
 

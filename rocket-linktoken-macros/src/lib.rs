@@ -8,9 +8,10 @@
 //! `TokenUser<YourUser>` parameter; the attribute binds that guard to a policy (the
 //! link's scope, how often it may be used, whether this route only previews it), which
 //! the guard in `rocket-linktoken` enforces. It leaves the guard as written, so that
-//! Rocket's log names it so: the handler moves into a hidden module of its own, where
-//! `TokenUser` is bound to the route's policy, and its names are brought back where it was
-//! written.
+//! Rocket's log names it so: the signature Rocket reads goes into a module of its own, where
+//! `TokenUser` is bound to the route's policy and the rest is the handler's module; the body
+//! stays where it was written. So the types the signature names must be nameable from the
+//! handler's module, not local to a function body.
 //!
 //! ```ignore
 //! use rocket::{get, post};

@@ -11,9 +11,9 @@ impl LinkUser for Member {
 }
 
 #[expiring_link(scope = "unsubscribe", max_uses = 1)]
-#[post("/unsubscribe/<list>")]
-async fn unsubscribe(list: i64, user: TokenUser<Member>) -> String {
-    format!("{list} {}", user.claims().sub())
+#[post("/unsubscribe/<handler>")]
+async fn unsubscribe(handler: i64, user: TokenUser<Member>) -> String {
+    format!("{handler} {}", user.claims().sub())
 }
 
 #[expiring_link(scope = "unsubscribe", preview)]
@@ -29,7 +29,7 @@ pub fn preferences(_user: TokenUser<Member>) {}
 mod account {
     use super::*;
 
-    /// Reached from the crate root, as Rocket's own attribute allows.
+    /// Mounted from the crate root, as its visibility says.
     #[expiring_link(scope = "account")]
     #[get("/account")]
     pub(super) fn account(_user: TokenUser<Member>) -> &'static str {
