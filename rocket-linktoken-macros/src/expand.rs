@@ -4,7 +4,7 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::ext::IdentExt;
-use syn::{parse_quote, Attribute, ItemFn, LitStr, Meta, Signature, Visibility};
+use syn::{parse_quote, Attribute, FnArg, ItemFn, LitStr, Meta, Pat, Signature, Visibility};
 
 use crate::args::{self, Args};
 use crate::errors;
@@ -75,9 +75,10 @@ fn policy_and_handler(args: &Args, handler: &Handler) -> TokenStream {
 /// stays where it was written:
 /// - a module of the handler's own, in which `TokenUser` is bound to the route's policy,
 ///   holds the signature Rocket's route attribute reads, and passes the arguments on;
-/// - the body, with the guard bound in its signature, becomes a method of the route's struct,
-///   next to where the handler was, so it sees and means what it did there, and the module
-///   reaches it through the struct's type rather than by a path;
+/// - the body, with the guard bound in its signature, becomes an associated function of the
+///   route's struct under the handler's name, next to where the handler was, so it sees and
+///   means what it did there (and spans and backtraces name it as before); the module reaches
+///   it through the struct's type rather than by a path;
 /// - the handler, Rocket's route struct and the macro `uri!` expands to are brought back
 ///   under their names.
 fn signature_in_own_module(handler: &Handler, policy_impls: &TokenStream) -> TokenStream {
@@ -117,16 +118,11 @@ fn signature_in_own_module(handler: &Handler, policy_impls: &TokenStream) -> Tok
 
     let vis = &func.vis;
     let inner_vis = seen_from_inside(vis);
-    let sig = &func.sig;
-    let body = format_ident!("linktoken_handler");
-    let arguments = handler::parameter_names(sig).unwrap_or_default();
+    let sig = passing_on(&func.sig);
+    let arguments = handler::parameter_names(&sig).unwrap_or_default();
     let await_ = sig.asyncness.map(|_| quote!(.await));
     // Hygienic, so that no parameter of the handler's is shadowed by it.
     let handler_fn = Ident::new("handler", Span::mixed_site());
-    let body_sig = Signature {
-        ident: body.clone(),
-        ..bound.clone()
-    };
     let block = &func.block;
     quote! {
         #(#cfgs)*
@@ -142,7 +138,7 @@ fn signature_in_own_module(handler: &Handler, policy_impls: &TokenStream) -> Tok
             #(#signature_attrs)*
             #inner_vis #sig {
                 #[allow(deprecated)]
-                let #handler_fn = #policy::#body;
+                let #handler_fn = #policy::#policy;
                 #handler_fn(#(#arguments),*)#await_
             }
         }
@@ -160,9 +156,22 @@ fn signature_in_own_module(handler: &Handler, policy_impls: &TokenStream) -> Tok
         #[allow(deprecated)]
         impl #policy {
             #(#body_attrs)*
-            #body_sig #block
+            #bound #block
         }
     }
+}
+
+/// The signature that only passes its arguments on: `mut` is the body's.
+fn passing_on(sig: &Signature) -> Signature {
+    let mut sig = sig.clone();
+    for input in &mut sig.inputs {
+        if let FnArg::Typed(param) = input {
+            if let Pat::Ident(pat) = &mut *param.pat {
+                pat.mutability = None;
+            }
+        }
+    }
+    sig
 }
 
 /// A lint attribute of the handler, for its signature too: as written, but an `expect`
@@ -250,10 +259,10 @@ mod tests {
                     pub(super) async fn unsubscribe(
                         list: i64,
                         user: TokenUser<Subscriber>,
-                        mut form: Form<Confirm>
+                        form: Form<Confirm>
                     ) -> Template {
                         #[allow(deprecated)]
-                        let handler = unsubscribe::linktoken_handler;
+                        let handler = unsubscribe::unsubscribe;
                         handler(list, user, form).await
                     }
                 }
@@ -268,7 +277,7 @@ mod tests {
                 #[allow(deprecated)]
                 impl unsubscribe {
                     #[expect(clippy::needless_pass_by_value)]
-                    async fn linktoken_handler(
+                    async fn unsubscribe(
                         list: i64,
                         user: TokenUser<Subscriber, unsubscribe>,
                         mut form: Form<Confirm>

@@ -32,8 +32,9 @@ pub(crate) enum Binding {
     /// and the body stays where it was written.
     Alias,
     /// The guard is written with a path (`rocket_linktoken::TokenUser<U>`), or the signature
-    /// names `self` or `super`, whose meaning a module would change, or a parameter is not a
-    /// plain name: the policy is added to the guard as its second type argument.
+    /// or the docs' links name `self` or `super`, whose meaning a module would change, or a
+    /// parameter is not a plain name, or the handler is named like a method Rocket gives the
+    /// route's struct: the policy is added to the guard as its second type argument.
     Argument,
 }
 
@@ -68,7 +69,11 @@ pub(crate) fn parse(item: TokenStream) -> syn::Result<Handler> {
     let written_bare = bind_token_user(&mut bound, &policy, &mut errors);
     let binding = if written_bare
         && !names_self_or_super(func.sig.to_token_stream())
+        && !docs_name_super(&func.attrs)
         && parameter_names(&func.sig).is_some()
+        && !ROUTE_STRUCT_METHODS
+            .iter()
+            .any(|name| func.sig.ident == name)
     {
         Binding::Alias
     } else {
@@ -94,6 +99,19 @@ pub(crate) fn parameter_names(sig: &Signature) -> Option<Vec<&Ident>> {
             FnArg::Receiver(_) => None,
         })
         .collect()
+}
+
+/// The methods Rocket's route attribute gives the route's struct, which the body, an
+/// associated function of that struct under the handler's name, cannot also be.
+const ROUTE_STRUCT_METHODS: [&str; 2] = ["into_info", "into_route"];
+
+/// Whether the handler's docs link through `super::`, which the signature's docs, one module
+/// further in, would resolve elsewhere.
+fn docs_name_super(attrs: &[Attribute]) -> bool {
+    attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("doc"))
+        .any(|attr| attr.to_token_stream().to_string().contains("super::"))
 }
 
 /// Whether `tokens` use `self` or `super` anywhere, as a path or a receiver.
@@ -255,6 +273,17 @@ mod tests {
             quote!(
                 #[get("/")]
                 fn page(user: TokenUser<Subscriber>, (a, b): (i64, i64)) {}
+            ),
+            // Docs, which go with the signature, linking one module out.
+            quote!(
+                /// Like [`super::other_page`].
+                #[get("/")]
+                fn page(user: TokenUser<Subscriber>) {}
+            ),
+            // A name Rocket's route struct already has a method of.
+            quote!(
+                #[get("/")]
+                fn into_route(user: TokenUser<Subscriber>) {}
             ),
         ] {
             let handler = accepted(item);

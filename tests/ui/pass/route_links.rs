@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 use rocket::{get, post, Request};
 use rocket_linktoken::{expiring_link, route_link, BoxError, LinkUser, TokenUser};
 

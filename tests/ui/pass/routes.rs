@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 use rocket::{get, post, Request};
 use rocket_linktoken::{expiring_link, BoxError, LinkUser, TokenUser};
 
@@ -25,6 +27,14 @@ fn confirm(list: i64, user: rocket_linktoken::TokenUser<Member>) -> String {
 #[expiring_link(max_uses = 5, scope = "preferences:v2")]
 #[rocket::get("/preferences")]
 pub fn preferences(_user: TokenUser<Member>) {}
+
+/// Its own copy of `n`, changed in the body.
+#[expiring_link(scope = "count")]
+#[get("/count/<n>")]
+fn count(mut n: i64, _user: TokenUser<Member>) -> String {
+    n += 1;
+    n.to_string()
+}
 
 mod account {
     use super::*;
@@ -62,6 +72,7 @@ fn main() {
             preferences,
             account::account,
             account::lists,
+            count,
             local
         ],
     );
