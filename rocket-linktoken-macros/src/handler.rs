@@ -31,15 +31,13 @@ pub(crate) enum Binding {
     /// as written, in a module of its own where `TokenUser` is bound to the route's policy,
     /// and the body stays where it was written.
     Alias,
-    /// The guard is written with a path (`rocket_linktoken::TokenUser<U>`), or the signature
-    /// or the docs' links name `self` or `super`, whose meaning a module would change, or a
-    /// parameter is not a plain name, or the handler is named like a method Rocket gives the
-    /// route's struct: the policy is added to the guard as its second type argument.
+    /// Where the split cannot keep the handler's meaning (see [`binding`]): the policy is added
+    /// to the guard as its second type argument.
     Argument,
 }
 
 /// Last path segments of Rocket's route attributes.
-pub(crate) const ROUTE_ATTRIBUTES: [&str; 8] = [
+const ROUTE_ATTRIBUTES: [&str; 8] = [
     "get", "put", "post", "delete", "head", "patch", "options", "route",
 ];
 
@@ -67,24 +65,34 @@ pub(crate) fn parse(item: TokenStream) -> syn::Result<Handler> {
     }
     let mut bound = func.sig.clone();
     let written_bare = bind_token_user(&mut bound, &policy, &mut errors);
-    let binding = if written_bare
-        && !names_self_or_super(func.sig.to_token_stream())
-        && !docs_name_super(&func.attrs)
-        && parameter_names(&func.sig).is_some()
-        && !ROUTE_STRUCT_METHODS
-            .iter()
-            .any(|name| func.sig.ident == name)
-    {
-        Binding::Alias
-    } else {
-        Binding::Argument
-    };
+    let binding = binding(&func, written_bare);
     errors.finish(Handler {
         func,
         bound,
         policy,
         binding,
     })
+}
+
+/// [`Binding::Alias`], unless moving the signature (and its docs) one module further in would
+/// change what it says: the guard is written with a path (`rocket_linktoken::TokenUser<U>`),
+/// which no alias can stand for; the signature names `self` or `super`, or the docs link
+/// through `super::`; a parameter is a pattern, which the signature cannot pass on by name; the
+/// handler is named like a method Rocket gives the route's struct, which the body becomes an
+/// associated function of.
+fn binding(func: &ItemFn, written_bare: bool) -> Binding {
+    let movable = written_bare
+        && !names_self_or_super(func.sig.to_token_stream())
+        && !docs_name_super(&func.attrs)
+        && parameter_names(&func.sig).is_some()
+        && !ROUTE_STRUCT_METHODS
+            .iter()
+            .any(|name| func.sig.ident == name);
+    if movable {
+        Binding::Alias
+    } else {
+        Binding::Argument
+    }
 }
 
 /// The names of the parameters, if each is a plain name (`list`, `mut form`).
