@@ -193,13 +193,11 @@ fn lint_attribute(attr: &Attribute) -> Option<Attribute> {
 /// The visibility that, written one module further in, reaches as far as `vis` does where
 /// the handler was written; a private handler becomes visible to its own module.
 fn seen_from_inside(vis: &Visibility) -> Visibility {
-    let Visibility::Restricted(restricted) = vis else {
-        return match vis {
-            Visibility::Inherited => parse_quote!(pub(super)),
-            _ => vis.clone(),
-        };
+    let path = match vis {
+        Visibility::Inherited => return parse_quote!(pub(super)),
+        Visibility::Public(_) => return vis.clone(),
+        Visibility::Restricted(restricted) => &restricted.path,
     };
-    let path = &restricted.path;
     match path.segments.first() {
         Some(first) if first.ident == "self" => {
             let rest = path.segments.iter().skip(1);

@@ -280,17 +280,11 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn only_the_writers_connection_keeps_statement_journals_in_memory() {
-        let runtime = rocket::tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
-            // 2 is MEMORY; 0, SQLite's default, follows the build (a file here).
-            assert_eq!(temp_store(&mut open(&pool).await.unwrap()).await, 2);
-            assert_eq!(temp_store(&mut pool.acquire().await.unwrap()).await, 0);
-        });
+    #[rocket::async_test]
+    async fn only_the_writers_connection_keeps_statement_journals_in_memory() {
+        let pool = SqlitePool::connect("sqlite::memory:").await.unwrap();
+        // 2 is MEMORY; 0, SQLite's default, follows the build (a file here).
+        assert_eq!(temp_store(&mut open(&pool).await.unwrap()).await, 2);
+        assert_eq!(temp_store(&mut pool.acquire().await.unwrap()).await, 0);
     }
 }
