@@ -121,3 +121,48 @@ fn tokens_never_reach_the_log_at_debug() {
         "each raw request is logged:\n{written}"
     );
 }
+
+/// Lines logged by requests refused at the same moment reach the log whole, one line each: the
+/// logger writes each line in one `write`, without a lock shared by the server's workers.
+#[test]
+fn lines_of_concurrent_refusals_stay_whole() {
+    const THREADS: usize = 4;
+    const EACH: usize = 100;
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let log = std::env::temp_dir().join(format!("linktoken-log-whole-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let server = Process::start(
+        env!("CARGO_BIN_EXE_newsletter-server"),
+        &db.url,
+        Some((&log, "normal")),
+    );
+    let issuer = Issuer::from_figment(&Figment::new().merge(("linktoken.secret", SECRET))).unwrap();
+    let link = issuer
+        .issue(&LinkSpec::new("2", "unsubscribe", "/unsubscribe/1"))
+        .unwrap();
+    let forged = format!("/unsubscribe/1?rt={}x", link.token);
+    std::thread::scope(|scope| {
+        for _ in 0..THREADS {
+            scope.spawn(|| {
+                for _ in 0..EACH {
+                    assert_eq!(send(server.addr, &Request::new("GET", &forged)).status, 403);
+                }
+            });
+        }
+    });
+    drop(server);
+
+    let written = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    let failed = "   >> Request guard `TokenUser < Subscriber >` failed: BadSignature.";
+    assert_eq!(
+        written.lines().filter(|line| *line == failed).count(),
+        THREADS * EACH,
+        "each refusal's line is whole:\n{written}"
+    );
+    assert_eq!(
+        written.matches("Request guard").count(),
+        THREADS * EACH,
+        "and alone on its line:\n{written}"
+    );
+}

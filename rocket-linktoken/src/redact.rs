@@ -50,7 +50,8 @@ pub(crate) fn installed() -> bool {
 #[derive(Debug, Clone)]
 pub struct RedactingLogger {
     level: LevelFilter,
-    param: String,
+    /// The token parameter with its `=`: what begins a value to blank.
+    param_eq: String,
 }
 
 impl RedactingLogger {
@@ -69,7 +70,7 @@ impl RedactingLogger {
             .unwrap_or_else(|_| rocket::Config::default().log_level);
         RedactingLogger {
             level: level.into(),
-            param: query_param_in(figment),
+            param_eq: format!("{}=", query_param_in(figment)),
         }
     }
 
@@ -105,7 +106,7 @@ impl RedactingLogger {
     /// assert_eq!(logger.redact("GET /preferences?a=1"), "GET /preferences?a=1");
     /// ```
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        match blank_param_values(text, &self.param) {
+        match blank_param_values(text, &self.param_eq) {
             Cow::Borrowed(text) => blank_jws(text),
             Cow::Owned(text) => Cow::Owned(blank_jws(&text).into_owned()),
         }
@@ -122,11 +123,9 @@ impl RedactingLogger {
         if self.level < LevelFilter::Trace && (from("hyper") || from("rustls") || from("r2d2")) {
             return None;
         }
-        let message = record.args().to_string();
-        let message = self.redact(&message);
         // Rocket marks a line that belongs to the one above with a target ending in `_`.
         let indented = record.target().ends_with('_');
-        let mut line = String::new();
+        let mut line = String::with_capacity(128);
         if indented {
             line.push_str("   >> ");
         }
@@ -151,7 +150,13 @@ impl RedactingLogger {
             }
             _ => {}
         }
-        line.push_str(&message);
+        // The message is written once, into the line, and rewritten only if it holds a token.
+        let start = line.len();
+        let _ = write!(line, "{}", record.args());
+        if let Cow::Owned(blanked) = self.redact(&line[start..]) {
+            line.truncate(start);
+            line.push_str(&blanked);
+        }
         line.push('\n');
         Some(line)
     }
@@ -167,9 +172,11 @@ impl Log for RedactingLogger {
 
     fn log(&self, record: &Record<'_>) {
         if let Some(line) = self.line(record) {
-            // One write under the lock: lines of concurrent requests never interleave. As with
-            // Rocket's logger, a closed stdout loses the line instead of panicking.
-            let _ = std::io::stdout().lock().write_all(line.as_bytes());
+            // As with Rocket's logger, a closed stdout loses the line instead of panicking.
+            let _ = match stdout_file() {
+                Some(mut file) => file.write_all(line.as_bytes()),
+                None => std::io::stdout().lock().write_all(line.as_bytes()),
+            };
         }
     }
 
@@ -178,20 +185,42 @@ impl Log for RedactingLogger {
     }
 }
 
+/// Standard output as a file of its own (a duplicate of its descriptor, taken at the first line
+/// logged), through which a line goes out in one `write` without std's lock on `stdout`: under
+/// load, the workers of a server refusing links would otherwise queue on that lock for every
+/// warning. One `write` per line keeps the lines of concurrent requests whole, as the lock did:
+/// a pipe takes a write of up to `PIPE_BUF` bytes whole, and Linux serializes writes through
+/// one open file. `None` where the descriptor cannot be duplicated (or off Unix): the line then
+/// goes through `stdout`, under its lock.
+fn stdout_file() -> Option<&'static std::fs::File> {
+    static FILE: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd as _;
+            let fd = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
+            Some(std::fs::File::from(fd))
+        }
+        #[cfg(not(unix))]
+        None
+    })
+    .as_ref()
+}
+
 /// Rocket's launch lines (its configuration, the address it listens on), shown at every level
 /// but `off`.
 fn is_launch(metadata: &Metadata<'_>) -> bool {
     metadata.target().contains("rocket::launch")
 }
 
-/// Blanks the value of every `param=` that begins a query parameter: at the start of `text` or
-/// after `?`, `&` or `;`. The value ends where a query value or a log line's URI ends.
-fn blank_param_values<'a>(text: &'a str, param: &str) -> Cow<'a, str> {
-    let name = format!("{param}=");
+/// Blanks the value of every `name` (the parameter with its `=`) that begins a query parameter:
+/// at the start of `text` or after `?`, `&` or `;`. The value ends where a query value or a log
+/// line's URI ends.
+fn blank_param_values<'a>(text: &'a str, name: &str) -> Cow<'a, str> {
     let mut blanked = String::new();
     let mut copied = 0;
     let mut from = 0;
-    while let Some(found) = text[from..].find(&name) {
+    while let Some(found) = text[from..].find(name) {
         let start = from + found;
         let value = start + name.len();
         from = value;
