@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::io::Cursor;
+use std::sync::{Arc, RwLock};
 
 use rocket::catcher::{BoxFuture, Catcher};
 use rocket::http::{ContentType, Status};
@@ -43,28 +44,81 @@ fn page<'r>(status: Status, request: &'r Request<'_>) -> BoxFuture<'r> {
         Some(error) => (error.code(), error.to_string()),
         None => ("http", status.reason_lossy().to_string()),
     };
-    let wants_json = request
+    let json = request
         .accept()
         .is_some_and(|accept| accept.preferred().media_type().is_json());
-    // Refusals are the cheap answer to hostile traffic: the body is written once, straight into
-    // the response, rather than through a JSON value tree and a second responder.
-    let (content_type, body) = if wants_json {
-        let page = JsonPage {
-            status: status.code,
-            error: code,
-            message: &message,
-        };
-        let body = serde_json::to_string(&page).unwrap_or_default();
-        (ContentType::JSON, body)
+    let content_type = if json {
+        ContentType::JSON
     } else {
-        (ContentType::HTML, html(status, &message))
+        ContentType::HTML
     };
+    let body = PAGES.get(status, json, code, &message);
     let response = Response::build()
         .status(status)
         .header(content_type)
         .sized_body(body.len(), Cursor::new(body))
         .finalize();
     Box::pin(async move { Ok(response) })
+}
+
+/// The pages written so far. A refusal's page depends only on its status, its form and its
+/// sentence, and refusals are the cheap answer to hostile traffic, so each page is written
+/// once and served from here after. The sentences are a fixed set, a few dozen pages in all;
+/// past [`Pages::KEPT`] a page is written for each request instead.
+static PAGES: Pages = Pages(RwLock::new(Vec::new()));
+
+struct Pages(RwLock<Vec<Page>>);
+
+struct Page {
+    status: u16,
+    json: bool,
+    code: &'static str,
+    message: String,
+    body: Arc<[u8]>,
+}
+
+impl Pages {
+    const KEPT: usize = 128;
+
+    fn get(&self, status: Status, json: bool, code: &'static str, message: &str) -> Arc<[u8]> {
+        let is = |page: &&Page| {
+            page.status == status.code
+                && page.json == json
+                && page.code == code
+                && page.message == message
+        };
+        // A lock poisoned by a panic elsewhere only costs the cache: the page is written anew.
+        if let Some(page) = self
+            .0
+            .read()
+            .ok()
+            .and_then(|pages| pages.iter().find(is).map(|p| p.body.clone()))
+        {
+            return page;
+        }
+        let body: Arc<[u8]> = if json {
+            let page = JsonPage {
+                status: status.code,
+                error: code,
+                message,
+            };
+            serde_json::to_vec(&page).unwrap_or_default().into()
+        } else {
+            html(status, message).into_bytes().into()
+        };
+        if let Ok(mut pages) = self.0.write() {
+            if pages.len() < Pages::KEPT && !pages.iter().any(|page| is(&page)) {
+                pages.push(Page {
+                    status: status.code,
+                    json,
+                    code,
+                    message: message.to_string(),
+                    body: body.clone(),
+                });
+            }
+        }
+        body
+    }
 }
 
 /// The refusal page's look: a card on a quiet ground, readable in a narrow window. Inline, so
@@ -123,6 +177,45 @@ mod tests {
             "{page}"
         );
         assert!(page.contains("<title>410 Gone</title>"));
+    }
+
+    #[test]
+    fn a_page_is_written_once_and_served_after() {
+        let pages = Pages(RwLock::new(Vec::new()));
+        let message = "This link has already been used.";
+        let first = pages.get(Status::Gone, false, "used_up", message);
+        let again = pages.get(Status::Gone, false, "used_up", message);
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(&*first, html(Status::Gone, message).as_bytes());
+
+        let json = pages.get(Status::Gone, true, "used_up", message);
+        assert_eq!(
+            &*json,
+            br#"{"status":410,"error":"used_up","message":"This link has already been used."}"#
+        );
+        let other = pages.get(Status::Gone, false, "used_up", "Another sentence.");
+        assert!(std::str::from_utf8(&other)
+            .unwrap()
+            .contains("<p>Another sentence.</p>"));
+        assert_eq!(pages.0.read().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn pages_past_the_limit_are_written_each_time() {
+        let pages = Pages(RwLock::new(Vec::new()));
+        for n in 0..Pages::KEPT + 10 {
+            pages.get(
+                Status::BadRequest,
+                false,
+                "invalid_claim",
+                &format!("claim {n}"),
+            );
+        }
+        assert_eq!(pages.0.read().unwrap().len(), Pages::KEPT);
+        let first = pages.get(Status::BadRequest, false, "invalid_claim", "claim 130");
+        let again = pages.get(Status::BadRequest, false, "invalid_claim", "claim 130");
+        assert!(!Arc::ptr_eq(&first, &again));
+        assert_eq!(first, again);
     }
 
     #[test]
