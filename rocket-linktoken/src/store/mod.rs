@@ -477,6 +477,14 @@ pub(crate) struct Settlement {
     pub(crate) status: u16,
 }
 
+impl Settlement {
+    /// Whether the response failed, which gives the use back ([`Outcome::settled`]'s rule,
+    /// which the dialects' SQL says again in its own words).
+    pub(crate) fn gives_back(&self) -> bool {
+        Outcome::settled(Status::new(self.status)) == Outcome::Returned
+    }
+}
+
 /// The row of an attempt that spent nothing: a preview, or a refused genuine token.
 #[derive(Debug, Clone)]
 pub(crate) struct Record {

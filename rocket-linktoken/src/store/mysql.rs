@@ -527,11 +527,15 @@ impl Dialect for MySqlConnection {
         spends: &[SpendRequest],
     ) -> Result<Vec<LinkNow>, Error> {
         if !settlements.is_empty() {
+            let gives_back = settlements.iter().any(Settlement::gives_back);
             let settlements = json_rows::settlements(settlements)?;
-            sqlx::query(GIVE_BACK)
-                .bind(&settlements)
-                .execute(&mut *self)
-                .await?;
+            // Most batches settle only successes: no round trip for what they do not give back.
+            if gives_back {
+                sqlx::query(GIVE_BACK)
+                    .bind(&settlements)
+                    .execute(&mut *self)
+                    .await?;
+            }
             sqlx::query(SETTLE)
                 .bind(&settlements)
                 .execute(&mut *self)

@@ -2,7 +2,8 @@
 //!
 //! A batch's rows travel as JSON array parameters read with `json_each`, so each statement has
 //! one text whatever the batch size and stays prepared, and one call runs several statements
-//! (each call is a hand-off to the connection's thread). The writer's transaction begins
+//! (each call is a hand-off to the connection's thread), leaving out those the batch has no
+//! rows for. The writer's transaction begins
 //! `IMMEDIATE`: it holds the write lock from its first statement, so what it reads is what it
 //! updates, even with other processes writing the same file.
 
@@ -118,41 +119,73 @@ pub(super) async fn open(pool: &SqlitePool) -> Result<SqliteConnection, Error> {
 common_statements!(SqlitePool);
 super::browse::browse_statements!(SqlitePool);
 
-/// Writes settlements (`$1`: `[use id, status, outcome]`), then rows of attempts that spent
-/// nothing (`$2`), then reads each spend's link (`$3`: `[jti, sub, scope, issued]`): one call,
-/// four statements sharing the parameters. Uses are given back before the statuses are written,
+/// Gives back the uses of settlements (`$1`: `[use id, status, outcome]`) with an error status,
 /// counting only rows whose status is still empty, so a settlement written twice gives nothing
-/// back twice.
-const SETTLE_THEN_READ: &str = "UPDATE linktoken_tokens
+/// back twice. Runs before `settle!`, which fills those statuses.
+macro_rules! give_back {
+    () => {
+        "UPDATE linktoken_tokens
     SET uses = max(uses - (SELECT count(*) FROM json_each($1) AS s
         JOIN linktoken_uses AS u ON u.id = json_extract(s.value, '$[0]')
         WHERE u.status IS NULL AND json_extract(s.value, '$[1]') >= 400
           AND u.jti = linktoken_tokens.jti), 0)
     WHERE jti IN (SELECT u.jti FROM json_each($1) AS s
         JOIN linktoken_uses AS u ON u.id = json_extract(s.value, '$[0]')
-        WHERE u.status IS NULL AND json_extract(s.value, '$[1]') >= 400);
+        WHERE u.status IS NULL AND json_extract(s.value, '$[1]') >= 400);"
+    };
+}
 
-    UPDATE linktoken_uses
+/// Writes the statuses of settlements (`$1`) whose rows have none yet.
+macro_rules! settle {
+    () => {
+        "UPDATE linktoken_uses
     SET status = json_extract(s.value, '$[1]'), outcome = json_extract(s.value, '$[2]')
     FROM json_each($1) AS s
-    WHERE linktoken_uses.id = json_extract(s.value, '$[0]') AND linktoken_uses.status IS NULL;
+    WHERE linktoken_uses.id = json_extract(s.value, '$[0]') AND linktoken_uses.status IS NULL;"
+    };
+}
 
-    INSERT INTO linktoken_uses
+/// Writes the rows of attempts that spent nothing (`$2`).
+macro_rules! record {
+    () => {
+        "INSERT INTO linktoken_uses
         (jti, sub, scope, method, path, client_ip, user_agent, status, outcome, used_at)
     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
         json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
         json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]'),
         json_extract(value, '$[9]')
-    FROM json_each($2) ORDER BY key;
+    FROM json_each($2) ORDER BY key;"
+    };
+}
 
-    SELECT COALESCE(t.uses, 0) AS uses,
+/// Reads each spend's link (`$3`: `[jti, sub, scope, issued]`), in the spends' order.
+macro_rules! read {
+    () => {
+        "SELECT COALESCE(t.uses, 0) AS uses,
         (t.revoked_at IS NOT NULL OR EXISTS (SELECT 1 FROM linktoken_revocations r
             WHERE r.sub = json_extract(s.value, '$[1]')
               AND (r.scope IS NULL OR r.scope = json_extract(s.value, '$[2]'))
               AND r.issued_before >= json_extract(s.value, '$[3]'))) AS revoked
     FROM json_each($3) AS s
     LEFT JOIN linktoken_tokens AS t ON t.jti = json_extract(s.value, '$[0]')
-    ORDER BY s.key";
+    ORDER BY s.key"
+    };
+}
+
+/// `give_back!`, `settle!`, `record!` and `read!` as one call sharing the parameters, leaving
+/// out what the batch has nothing for: most batches settle only successes (nothing to give
+/// back) and record no refusal, and each part left out is a pass over the batch saved.
+fn settle_then_read_sql(settlements: &[Settlement], records: &[Record]) -> &'static str {
+    let give_back = settlements.iter().any(Settlement::gives_back);
+    match (give_back, !settlements.is_empty(), !records.is_empty()) {
+        (true, _, false) => concat!(give_back!(), settle!(), read!()),
+        (true, _, true) => concat!(give_back!(), settle!(), record!(), read!()),
+        (false, true, false) => concat!(settle!(), read!()),
+        (false, true, true) => concat!(settle!(), record!(), read!()),
+        (false, false, false) => read!(),
+        (false, false, true) => concat!(record!(), read!()),
+    }
+}
 
 /// Adds granted uses (`$1`), then inserts the spent uses' rows in order (`$2`), returning their
 /// ids: `AUTOINCREMENT` gives them rising ids. The `WHERE true` tells SQLite's parser that
@@ -217,12 +250,13 @@ impl Dialect for SqliteConnection {
         records: &[Record],
         spends: &[SpendRequest],
     ) -> Result<Vec<LinkNow>, Error> {
+        let sql = settle_then_read_sql(settlements, records);
         let settlements = json_rows::settlements(settlements)?;
         let records = json_rows::records(records)?;
         let spends = json_rows::spends(spends)?;
         // sqlx 0.7 on SQLite: drive a statement with rows to completion (fetch_all), or the
         // writes before it may not run.
-        let states = sqlx::query(SETTLE_THEN_READ)
+        let states = sqlx::query(sql)
             .bind(settlements)
             .bind(records)
             .bind(spends)
@@ -278,6 +312,44 @@ mod tests {
             .fetch_one(conn)
             .await
             .unwrap()
+    }
+
+    #[test]
+    fn a_batch_runs_only_the_parts_it_has_rows_for() {
+        let settled = |status| Settlement {
+            jti: "l".into(),
+            use_id: 1,
+            status,
+        };
+        let parts = |settlements: &[Settlement], records: &[Record]| {
+            let sql = settle_then_read_sql(settlements, records);
+            [
+                sql.contains("UPDATE linktoken_tokens"),
+                sql.contains("UPDATE linktoken_uses"),
+                sql.contains("INSERT INTO linktoken_uses"),
+                sql.contains("SELECT COALESCE"),
+            ]
+        };
+        assert_eq!(parts(&[], &[]), [false, false, false, true]);
+        assert_eq!(parts(&[settled(200)], &[]), [false, true, false, true]);
+        assert_eq!(
+            parts(&[settled(200), settled(500)], &[]),
+            [true, true, false, true]
+        );
+        let record = Record {
+            jti: "l".into(),
+            sub: "u".into(),
+            scope: "s".into(),
+            meta: Default::default(),
+            status: 410,
+            outcome: super::super::Outcome::Refused("used_up"),
+            at: 0,
+        };
+        assert_eq!(
+            parts(&[], std::slice::from_ref(&record)),
+            [false, false, true, true]
+        );
+        assert_eq!(parts(&[settled(404)], &[record]), [true, true, true, true]);
     }
 
     #[rocket::async_test]

@@ -161,7 +161,7 @@ impl Batch {
         let returned = self
             .settlements
             .iter()
-            .filter(|s| s.status >= 400)
+            .filter(|s| s.gives_back())
             .map(|s| s.jti.as_str());
         let mut links: Vec<&str> = spent.chain(returned).collect();
         links.sort_unstable();
