@@ -1,6 +1,9 @@
 //! What the server writes to its log, at `normal` and at `debug`: the request line without the
 //! token, and never a token, not even in the lines Rocket writes before any fairing runs.
 
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+
 use linktoken_tests::process::Process;
 use linktoken_tests::{send, Backend, Request, TestDb, SECRET};
 use rocket::figment::Figment;
@@ -165,4 +168,76 @@ fn lines_of_concurrent_refusals_stay_whole() {
         THREADS * EACH,
         "and alone on its line:\n{written}"
     );
+}
+
+/// Lines longer than a pipe takes whole (Rocket's request line, with a query of 6,000 bytes)
+/// reach a slow reader whole and unmixed, while four clients send them at once.
+#[test]
+fn long_lines_stay_whole_on_a_pipe() {
+    const THREADS: u8 = 4;
+    const EACH: usize = 25;
+    const PAD: usize = 6000;
+    let db = TestDb::create(Backend::Sqlite).unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_newsletter-server"))
+        .env("ROCKET_ADDRESS", "127.0.0.1")
+        .env("ROCKET_PORT", "0")
+        .env("ROCKET_LOG_LEVEL", "normal")
+        .env("ROCKET_CLI_COLORS", "false")
+        .env("ROCKET_LINKTOKEN", format!("{{secret=\"{SECRET}\"}}"))
+        .env(
+            "ROCKET_DATABASES",
+            format!("{{newsletter={{url=\"{}\"}}}}", db.url),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let addr: std::net::SocketAddr = loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the server exited");
+        if let Some(rest) = line.split("Rocket has launched from http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    // Reads in small sips, so the pipe fills and the server's writes wait on it.
+    let reader = std::thread::spawn(move || {
+        let mut written = Vec::new();
+        let mut sip = [0; 512];
+        loop {
+            match out.read(&mut sip) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => written.extend_from_slice(&sip[..n]),
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        String::from_utf8(written).unwrap()
+    });
+    std::thread::scope(|scope| {
+        for letter in b'a'..b'a' + THREADS {
+            scope.spawn(move || {
+                let pad = String::from(char::from(letter)).repeat(PAD);
+                for _ in 0..EACH {
+                    let target = format!("/unsubscribe/1?pad={pad}");
+                    assert_eq!(send(addr, &Request::new("GET", &target)).status, 403);
+                }
+            });
+        }
+    });
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let written = reader.join().unwrap();
+
+    let lines: Vec<&str> = written.lines().filter(|l| l.contains("?pad=")).collect();
+    assert_eq!(
+        lines.len(),
+        usize::from(THREADS) * EACH,
+        "one line per request"
+    );
+    for line in lines {
+        let pad = line.split("?pad=").nth(1).unwrap();
+        let letter = pad.chars().next().unwrap();
+        let run = pad.chars().take_while(|&c| c == letter).count();
+        assert_eq!(run, PAD, "a line was split or mixed: {line}");
+    }
 }

@@ -172,11 +172,7 @@ impl Log for RedactingLogger {
 
     fn log(&self, record: &Record<'_>) {
         if let Some(line) = self.line(record) {
-            // As with Rocket's logger, a closed stdout loses the line instead of panicking.
-            let _ = match stdout_file() {
-                Some(mut file) => file.write_all(line.as_bytes()),
-                None => std::io::stdout().lock().write_all(line.as_bytes()),
-            };
+            print(line.as_bytes());
         }
     }
 
@@ -185,26 +181,51 @@ impl Log for RedactingLogger {
     }
 }
 
-/// Standard output as a file of its own (a duplicate of its descriptor, taken at the first line
-/// logged), through which a line goes out in one `write` without std's lock on `stdout`: under
-/// load, the workers of a server refusing links would otherwise queue on that lock for every
-/// warning. One `write` per line keeps the lines of concurrent requests whole, as the lock did:
-/// a pipe takes a write of up to `PIPE_BUF` bytes whole, and Linux serializes writes through
-/// one open file. `None` where the descriptor cannot be duplicated (or off Unix): the line then
-/// goes through `stdout`, under its lock.
-fn stdout_file() -> Option<&'static std::fs::File> {
-    static FILE: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
-    FILE.get_or_init(|| {
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsFd as _;
-            let fd = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
-            Some(std::fs::File::from(fd))
+/// The longest write a pipe takes whole (`PIPE_BUF`: 4096 bytes on Linux, at least 512 on
+/// every POSIX system).
+#[cfg(unix)]
+const PIPE_BUF: usize = if cfg!(target_os = "linux") { 4096 } else { 512 };
+
+/// Writes a line to standard output, whole. A line of up to [`PIPE_BUF`] bytes goes out in one
+/// `write` to the descriptor itself, without std's lock on `stdout`: under load, the workers of
+/// a server refusing links would otherwise queue on that lock for every warning. One `write`
+/// keeps such a line whole among the lines of concurrent requests: a pipe takes it whole, and a
+/// file or a terminal writes one `write` at a time. A longer line, which a pipe may split, waits
+/// until no other line is being written, and holds the others off until it is out. As with
+/// Rocket's logger, a line to a closed standard output is lost instead of panicking.
+fn print(line: &[u8]) {
+    #[cfg(unix)]
+    {
+        use std::sync::{PoisonError, RwLock};
+        // Shared by short lines, held alone by long ones. It guards no data, so a panic while
+        // it was held leaves nothing to distrust.
+        static LONG_LINES: RwLock<()> = RwLock::new(());
+        if line.len() <= PIPE_BUF {
+            let _shared = LONG_LINES.read().unwrap_or_else(PoisonError::into_inner);
+            write_all(line);
+        } else {
+            let _alone = LONG_LINES.write().unwrap_or_else(PoisonError::into_inner);
+            write_all(line);
         }
-        #[cfg(not(unix))]
-        None
-    })
-    .as_ref()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = std::io::stdout().lock().write_all(line);
+    }
+}
+
+/// Writes `bytes` to descriptor 1 until all are out or it fails. The descriptor itself, not a
+/// copy: an application that points standard output elsewhere later is followed.
+#[cfg(unix)]
+fn write_all(mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        match rustix::io::write(std::io::stdout(), bytes) {
+            Ok(0) => return,
+            Ok(written) => bytes = &bytes[written..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// Rocket's launch lines (its configuration, the address it listens on), shown at every level
