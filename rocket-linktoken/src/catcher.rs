@@ -40,9 +40,9 @@ struct JsonPage<'a> {
 }
 
 fn page<'r>(status: Status, request: &'r Request<'_>) -> BoxFuture<'r> {
-    let (code, message) = match refusal(request) {
-        Some(error) => (error.code(), error.to_string()),
-        None => ("http", status.reason_lossy().to_string()),
+    let (code, message, kept) = match refusal(request) {
+        Some(error) => (error.code(), error.to_string(), error.reads_the_same()),
+        None => ("http", status.reason_lossy().to_string(), true),
     };
     let json = request
         .accept()
@@ -52,7 +52,7 @@ fn page<'r>(status: Status, request: &'r Request<'_>) -> BoxFuture<'r> {
     } else {
         ContentType::HTML
     };
-    let body = PAGES.get(status, json, code, &message);
+    let body = PAGES.get(status, json, code, &message, kept);
     let response = Response::build()
         .status(status)
         .header(content_type)
@@ -63,8 +63,9 @@ fn page<'r>(status: Status, request: &'r Request<'_>) -> BoxFuture<'r> {
 
 /// The pages written so far. A refusal's page depends only on its status, its form and its
 /// sentence, and refusals are the cheap answer to hostile traffic, so each page is written
-/// once and served from here after. The sentences are a fixed set, a few dozen pages in all;
-/// past [`Pages::KEPT`] a page is written for each request instead.
+/// once and served from here after. The sentences are a fixed set, a few dozen pages in all,
+/// but for errors carrying an application's text (`Error::reads_the_same`), whose pages are
+/// written each time, as is every page past [`Pages::KEPT`].
 static PAGES: Pages = Pages(RwLock::new(Vec::new()));
 
 struct Pages(RwLock<Vec<Page>>);
@@ -80,7 +81,15 @@ struct Page {
 impl Pages {
     const KEPT: usize = 128;
 
-    fn get(&self, status: Status, json: bool, code: &'static str, message: &str) -> Arc<[u8]> {
+    /// The page, kept for later requests if `keep` says it may be.
+    fn get(
+        &self,
+        status: Status,
+        json: bool,
+        code: &'static str,
+        message: &str,
+        keep: bool,
+    ) -> Arc<[u8]> {
         let is = |page: &&Page| {
             page.status == status.code
                 && page.json == json
@@ -106,6 +115,9 @@ impl Pages {
         } else {
             html(status, message).into_bytes().into()
         };
+        if !keep {
+            return body;
+        }
         if let Ok(mut pages) = self.0.write() {
             if pages.len() < Pages::KEPT && !pages.iter().any(|page| is(&page)) {
                 pages.push(Page {
@@ -183,17 +195,17 @@ mod tests {
     fn a_page_is_written_once_and_served_after() {
         let pages = Pages(RwLock::new(Vec::new()));
         let message = "This link has already been used.";
-        let first = pages.get(Status::Gone, false, "used_up", message);
-        let again = pages.get(Status::Gone, false, "used_up", message);
+        let first = pages.get(Status::Gone, false, "used_up", message, true);
+        let again = pages.get(Status::Gone, false, "used_up", message, true);
         assert!(Arc::ptr_eq(&first, &again));
         assert_eq!(&*first, html(Status::Gone, message).as_bytes());
 
-        let json = pages.get(Status::Gone, true, "used_up", message);
+        let json = pages.get(Status::Gone, true, "used_up", message, true);
         assert_eq!(
             &*json,
             br#"{"status":410,"error":"used_up","message":"This link has already been used."}"#
         );
-        let other = pages.get(Status::Gone, false, "used_up", "Another sentence.");
+        let other = pages.get(Status::Gone, false, "used_up", "Another sentence.", true);
         assert!(std::str::from_utf8(&other)
             .unwrap()
             .contains("<p>Another sentence.</p>"));
@@ -209,13 +221,50 @@ mod tests {
                 false,
                 "invalid_claim",
                 &format!("claim {n}"),
+                true,
             );
         }
         assert_eq!(pages.0.read().unwrap().len(), Pages::KEPT);
-        let first = pages.get(Status::BadRequest, false, "invalid_claim", "claim 130");
-        let again = pages.get(Status::BadRequest, false, "invalid_claim", "claim 130");
+        let first = pages.get(
+            Status::BadRequest,
+            false,
+            "invalid_claim",
+            "claim 130",
+            true,
+        );
+        let again = pages.get(
+            Status::BadRequest,
+            false,
+            "invalid_claim",
+            "claim 130",
+            true,
+        );
         assert!(!Arc::ptr_eq(&first, &again));
         assert_eq!(first, again);
+    }
+
+    #[test]
+    fn pages_with_an_applications_text_are_written_each_time() {
+        let pages = Pages(RwLock::new(Vec::new()));
+        let message = "The link's user could not be loaded: timeout.";
+        let first = pages.get(
+            Status::InternalServerError,
+            false,
+            "user_load",
+            message,
+            false,
+        );
+        let again = pages.get(
+            Status::InternalServerError,
+            false,
+            "user_load",
+            message,
+            false,
+        );
+        assert!(!Arc::ptr_eq(&first, &again));
+        assert!(pages.0.read().unwrap().is_empty());
+        assert!(!crate::Error::Config("a caller's text".into()).reads_the_same());
+        assert!(crate::Error::InvalidClaim("exp").reads_the_same());
     }
 
     #[test]

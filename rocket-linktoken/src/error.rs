@@ -120,6 +120,15 @@ impl Error {
         }
     }
 
+    /// Whether every error of this kind reads the same (for the refusal pages kept in memory):
+    /// not those carrying text from the application or a caller.
+    pub(crate) fn reads_the_same(&self) -> bool {
+        !matches!(
+            self,
+            Error::InvalidLink(_) | Error::Config(_) | Error::UserLoad(_)
+        )
+    }
+
     /// A short, stable, snake_case name for the error: for JSON bodies, logs and the
     /// `outcome` column.
     pub fn code(&self) -> &'static str {
