@@ -1,9 +1,9 @@
 //! The ledger on SQLite: the embedded default.
 //!
-//! A batch's rows travel as JSON array parameters read with `json_each`, so each statement has
-//! one text whatever the batch size and stays prepared, and one call runs several statements
-//! (each call is a hand-off to the connection's thread), leaving out those the batch has no
-//! rows for. The writer's transaction begins
+//! A batch's rows travel as JSON array parameters read with `json_each`, so each statement
+//! has one text whatever the batch size and stays prepared. One call runs several statements
+//! (each call is a hand-off to the connection's thread), and leaves out those the batch has
+//! no rows for. The writer's transaction begins
 //! `IMMEDIATE`: it holds the write lock from its first statement, so what it reads is what it
 //! updates, even with other processes writing the same file.
 
@@ -306,6 +306,7 @@ impl Dialect for SqliteConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Outcome;
 
     async fn temp_store(conn: &mut SqliteConnection) -> i64 {
         sqlx::query_scalar("PRAGMA temp_store")
@@ -342,7 +343,7 @@ mod tests {
             scope: "s".into(),
             meta: Default::default(),
             status: 410,
-            outcome: super::super::Outcome::Refused("used_up"),
+            outcome: Outcome::Refused("used_up"),
             at: 0,
         };
         assert_eq!(
