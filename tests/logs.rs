@@ -2,6 +2,7 @@
 //! token, and never a token, not even in the lines Rocket writes before any fairing runs.
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use linktoken_tests::process::Process;
@@ -9,19 +10,25 @@ use linktoken_tests::{send, Backend, Request, TestDb, SECRET};
 use rocket::figment::Figment;
 use rocket_linktoken::{Issuer, LinkSpec};
 
-/// A server logging at `level` is sent links every way a client can: used, used up, forged,
-/// with a method Rocket does not know, with raw non-ASCII bytes in the query. Returns its log
-/// and the tokens sent.
-fn log_of_links_sent(level: &str) -> (String, Vec<String>) {
+/// A newsletter server on a new SQLite database, logging at `level` into a file of its own
+/// (named for `name`), which the caller reads and removes.
+fn server_logging(level: &str, name: &str) -> (TestDb, PathBuf, Process) {
     let db = TestDb::create(Backend::Sqlite).unwrap();
-    let log =
-        std::env::temp_dir().join(format!("linktoken-log-{level}-{}.txt", std::process::id()));
+    let log = std::env::temp_dir().join(format!("linktoken-log-{name}-{}.txt", std::process::id()));
     let _ = std::fs::remove_file(&log);
     let server = Process::start(
         env!("CARGO_BIN_EXE_newsletter-server"),
         &db.url,
         Some((&log, level)),
     );
+    (db, log, server)
+}
+
+/// A server logging at `level` is sent links every way a client can: used, used up, forged,
+/// with a method Rocket does not know, with raw non-ASCII bytes in the query. Returns its log
+/// and the tokens sent.
+fn log_of_links_sent(level: &str) -> (String, Vec<String>) {
+    let (_db, log, server) = server_logging(level, level);
     let issuer = Issuer::from_figment(&Figment::new().merge(("linktoken.secret", SECRET))).unwrap();
     let unsubscribe = issuer
         .issue(&LinkSpec::new("2", "unsubscribe", "/unsubscribe/1"))
@@ -131,14 +138,7 @@ fn tokens_never_reach_the_log_at_debug() {
 fn lines_of_concurrent_refusals_stay_whole() {
     const THREADS: usize = 4;
     const EACH: usize = 100;
-    let db = TestDb::create(Backend::Sqlite).unwrap();
-    let log = std::env::temp_dir().join(format!("linktoken-log-whole-{}.txt", std::process::id()));
-    let _ = std::fs::remove_file(&log);
-    let server = Process::start(
-        env!("CARGO_BIN_EXE_newsletter-server"),
-        &db.url,
-        Some((&log, "normal")),
-    );
+    let (_db, log, server) = server_logging("normal", "whole");
     let issuer = Issuer::from_figment(&Figment::new().merge(("linktoken.secret", SECRET))).unwrap();
     let link = issuer
         .issue(&LinkSpec::new("2", "unsubscribe", "/unsubscribe/1"))
