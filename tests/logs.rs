@@ -3,9 +3,9 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use linktoken_tests::process::Process;
+use linktoken_tests::process::{self, Process};
 use linktoken_tests::{send, Backend, Request, TestDb, SECRET};
 use rocket::figment::Figment;
 use rocket_linktoken::{Issuer, LinkSpec};
@@ -178,16 +178,7 @@ fn long_lines_stay_whole_on_a_pipe() {
     const EACH: usize = 25;
     const PAD: usize = 6000;
     let db = TestDb::create(Backend::Sqlite).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_newsletter-server"))
-        .env("ROCKET_ADDRESS", "127.0.0.1")
-        .env("ROCKET_PORT", "0")
-        .env("ROCKET_LOG_LEVEL", "normal")
-        .env("ROCKET_CLI_COLORS", "false")
-        .env("ROCKET_LINKTOKEN", format!("{{secret=\"{SECRET}\"}}"))
-        .env(
-            "ROCKET_DATABASES",
-            format!("{{newsletter={{url=\"{}\"}}}}", db.url),
-        )
+    let mut server = process::command(env!("CARGO_BIN_EXE_newsletter-server"), &db.url, "normal")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -196,8 +187,8 @@ fn long_lines_stay_whole_on_a_pipe() {
     let addr: std::net::SocketAddr = loop {
         let mut line = String::new();
         assert!(out.read_line(&mut line).unwrap() > 0, "the server exited");
-        if let Some(rest) = line.split("Rocket has launched from http://").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        if let Some(addr) = process::launched_at(&line) {
+            break addr;
         }
     };
     // Reads in small sips, so the pipe fills and the server's writes wait on it.

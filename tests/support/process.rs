@@ -72,16 +72,7 @@ impl Process {
         };
         // Port 0: the system picks a free port, and the log says which, so no two servers of
         // concurrent tests can ever be mistaken for each other.
-        let child = Command::new(binary)
-            .env("ROCKET_ADDRESS", "127.0.0.1")
-            .env("ROCKET_PORT", "0")
-            .env("ROCKET_LOG_LEVEL", level)
-            .env("ROCKET_CLI_COLORS", "false")
-            .env("ROCKET_LINKTOKEN", format!("{{secret=\"{SECRET}\"}}"))
-            .env(
-                "ROCKET_DATABASES",
-                format!("{{newsletter={{url=\"{database_url}\"}}}}"),
-            )
+        let child = command(binary, database_url, level)
             .envs(env.iter().copied())
             .stdout(Stdio::from(file()))
             .stderr(Stdio::from(file()))
@@ -101,12 +92,7 @@ impl Process {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            let launched = log
-                .split("Rocket has launched from http://")
-                .nth(1)
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|addr| addr.parse().ok());
-            if let Some(addr) = launched {
+            if let Some(addr) = launched_at(&log) {
                 self.addr = addr;
                 return;
             }
@@ -120,6 +106,34 @@ impl Process {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// The command that runs `binary` (the newsletter server) on `database_url`, on a port the
+/// system picks, logging at `level` without colors, with the tests' secret. Its output is the
+/// caller's to direct.
+pub fn command(binary: &str, database_url: &str, level: &str) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .env("ROCKET_ADDRESS", "127.0.0.1")
+        .env("ROCKET_PORT", "0")
+        .env("ROCKET_LOG_LEVEL", level)
+        .env("ROCKET_CLI_COLORS", "false")
+        .env("ROCKET_LINKTOKEN", format!("{{secret=\"{SECRET}\"}}"))
+        .env(
+            "ROCKET_DATABASES",
+            format!("{{newsletter={{url=\"{database_url}\"}}}}"),
+        );
+    command
+}
+
+/// The address in Rocket's launch line, once `log` holds it.
+pub fn launched_at(log: &str) -> Option<SocketAddr> {
+    log.split("Rocket has launched from http://")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 impl Drop for Process {
