@@ -215,30 +215,13 @@ mod tests {
     #[test]
     fn pages_past_the_limit_are_written_each_time() {
         let pages = Pages(RwLock::new(Vec::new()));
+        let get =
+            |message: &str| pages.get(Status::BadRequest, false, "invalid_claim", message, true);
         for n in 0..Pages::KEPT + 10 {
-            pages.get(
-                Status::BadRequest,
-                false,
-                "invalid_claim",
-                &format!("claim {n}"),
-                true,
-            );
+            get(&format!("claim {n}"));
         }
         assert_eq!(pages.0.read().unwrap().len(), Pages::KEPT);
-        let first = pages.get(
-            Status::BadRequest,
-            false,
-            "invalid_claim",
-            "claim 130",
-            true,
-        );
-        let again = pages.get(
-            Status::BadRequest,
-            false,
-            "invalid_claim",
-            "claim 130",
-            true,
-        );
+        let (first, again) = (get("claim 130"), get("claim 130"));
         assert!(!Arc::ptr_eq(&first, &again));
         assert_eq!(first, again);
     }
@@ -247,20 +230,16 @@ mod tests {
     fn pages_with_an_applications_text_are_written_each_time() {
         let pages = Pages(RwLock::new(Vec::new()));
         let message = "The link's user could not be loaded: timeout.";
-        let first = pages.get(
-            Status::InternalServerError,
-            false,
-            "user_load",
-            message,
-            false,
-        );
-        let again = pages.get(
-            Status::InternalServerError,
-            false,
-            "user_load",
-            message,
-            false,
-        );
+        let get = || {
+            pages.get(
+                Status::InternalServerError,
+                false,
+                "user_load",
+                message,
+                false,
+            )
+        };
+        let (first, again) = (get(), get());
         assert!(!Arc::ptr_eq(&first, &again));
         assert!(pages.0.read().unwrap().is_empty());
         assert!(!crate::Error::Config("a caller's text".into()).reads_the_same());
