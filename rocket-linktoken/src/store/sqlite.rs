@@ -16,7 +16,14 @@ use super::{
 use crate::Error;
 
 /// 2: uses name their holder while in flight (`linktoken_uses.holder`, `linktoken_holders`).
-const SCHEMA_VERSION: i64 = 2;
+/// 3: `linktoken_uses` is indexed by link only over the uses in flight
+/// (`linktoken_uses_in_flight`); the index over every row, `linktoken_uses_by_jti`, is dropped.
+const SCHEMA_VERSION: i64 = 3;
+
+/// The index versions 1 and 2 kept over every use by link. Link ids are random, so each use
+/// wrote a random leaf of it: on SQLite, whose log takes whole pages, about a third of what a
+/// spend over many links writes (README, "SQLite settings").
+const DROPPED_IN_VERSION_3: &str = "DROP INDEX IF EXISTS linktoken_uses_by_jti";
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS linktoken_tokens (
@@ -46,7 +53,10 @@ const SCHEMA: &[&str] = &[
         used_at INTEGER NOT NULL,
         holder TEXT
     )",
-    "CREATE INDEX IF NOT EXISTS linktoken_uses_by_jti ON linktoken_uses (jti)",
+    // What the check for uses in flight reads: a spend adds its key, its settlement removes
+    // it, so the index stays a few pages however many uses the table holds.
+    "CREATE INDEX IF NOT EXISTS linktoken_uses_in_flight ON linktoken_uses (jti)
+        WHERE status IS NULL",
     "CREATE INDEX IF NOT EXISTS linktoken_uses_by_time ON linktoken_uses (used_at)",
     "CREATE TABLE IF NOT EXISTS linktoken_revocations (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -79,6 +89,15 @@ async fn create_tables(conn: &mut SqliteConnection) -> Result<(), Error> {
     )
     .execute(&mut *conn)
     .await?;
+    let version: Option<i64> = sqlx::query_scalar(super::sql::SCHEMA_VERSION)
+        .fetch_one(&mut *conn)
+        .await?;
+    if version.unwrap_or(0) < 3 {
+        // Only on the way up: an index an application later creates under this name is its own.
+        sqlx::query(DROPPED_IN_VERSION_3)
+            .execute(&mut *conn)
+            .await?;
+    }
     // Every statement is `IF NOT EXISTS`, so all of them run: a table dropped while the
     // server ran comes back.
     for statement in SCHEMA {
@@ -351,6 +370,76 @@ mod tests {
             [false, false, true, true]
         );
         assert_eq!(parts(&[settled(404)], &[record]), [true, true, true, true]);
+    }
+
+    /// One connection: each connection to `sqlite::memory:` opens a database of its own.
+    async fn memory_pool() -> SqlitePool {
+        sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap()
+    }
+
+    async fn indexes_of_uses(pool: &SqlitePool) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT name FROM sqlite_master
+            WHERE type = 'index' AND tbl_name = 'linktoken_uses' ORDER BY name",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    }
+
+    #[rocket::async_test]
+    async fn uses_are_indexed_by_link_only_while_in_flight() {
+        let pool = memory_pool().await;
+        migrate(&pool).await.unwrap();
+        assert_eq!(
+            indexes_of_uses(&pool).await,
+            ["linktoken_uses_by_time", "linktoken_uses_in_flight"]
+        );
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {IN_FLIGHT}"))
+                .bind(r#"["a"]"#)
+                .bind(HOLDER_SILENCE_MS)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert!(
+            plan.iter()
+                .any(|(.., step)| step.contains("USING INDEX linktoken_uses_in_flight")),
+            "{plan:?}"
+        );
+    }
+
+    #[rocket::async_test]
+    async fn the_index_over_every_use_goes_once_on_the_way_to_version_3() {
+        let pool = memory_pool().await;
+        migrate(&pool).await.unwrap();
+        // A version 2 ledger: its index over every use, and no version 3 yet.
+        sqlx::query("CREATE INDEX linktoken_uses_by_jti ON linktoken_uses (jti)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE linktoken_schema SET version = 2")
+            .execute(&pool)
+            .await
+            .unwrap();
+        migrate(&pool).await.unwrap();
+        assert!(!indexes_of_uses(&pool)
+            .await
+            .contains(&"linktoken_uses_by_jti".to_owned()));
+        assert_eq!(schema_version(&pool).await.unwrap(), Some(SCHEMA_VERSION));
+        // Created again by the application, it is the application's: it stays.
+        sqlx::query("CREATE INDEX linktoken_uses_by_jti ON linktoken_uses (jti)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        migrate(&pool).await.unwrap();
+        assert!(indexes_of_uses(&pool)
+            .await
+            .contains(&"linktoken_uses_by_jti".to_owned()));
     }
 
     #[rocket::async_test]
