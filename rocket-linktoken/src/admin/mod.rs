@@ -79,7 +79,8 @@ use crate::{DailyBy, Error, Ledger, LinkFilter};
 /// - `GET /links?scope=&user=&outcome=&page=`: the links with a recorded attempt, the latest
 ///   first, 25 a page, filtered by scope, user, or an outcome any of their attempts had.
 /// - `GET /link?id=&page=`: a link's ledger row, its attempts, the latest first, 100 a page
-///   (time, method, path, client IP, user agent, status, outcome), and a form revoking it.
+///   (time, method, path, client IP, user agent, status, outcome), and a form revoking it. On
+///   SQLite it reads `linktoken_uses` back from its latest row.
 /// - `GET /user?id=&page=`: a user's revocations, their links, and a form revoking every link
 ///   of theirs issued so far (in one scope, or all).
 /// - `POST /revoke` and `POST /revoke-user`: those forms; the page answering says what was

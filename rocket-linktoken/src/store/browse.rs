@@ -356,7 +356,9 @@ impl Ledger {
     }
 
     /// The attempts with link `jti`, the latest first: at most `limit` of them, after skipping
-    /// `offset` ([`Ledger::uses`] reads them all, the first first).
+    /// `offset` ([`Ledger::uses`] reads them all, the first first). On SQLite this reads
+    /// `linktoken_uses` from its latest row back until it has them (README, "SQLite
+    /// settings").
     ///
     /// ```no_run
     /// # async fn f(ledger: &rocket_linktoken::Ledger) -> Result<(), rocket_linktoken::Error> {

@@ -907,6 +907,9 @@ impl Ledger {
 
     /// Every recorded attempt with a link, oldest first.
     ///
+    /// On SQLite this reads all of `linktoken_uses`, which is indexed by link only over the
+    /// uses in flight (README, "SQLite settings").
+    ///
     /// ```no_run
     /// # async fn f(ledger: &rocket_linktoken::Ledger, jti: &str) -> Result<(), rocket_linktoken::Error> {
     /// for attempt in ledger.uses(jti).await? {
@@ -921,7 +924,8 @@ impl Ledger {
     }
 
     /// The version of the library's tables in this database, `None` when they were never
-    /// created there: a check for tools that read a database without creating anything.
+    /// created there: a check for tools that read a database without creating anything. Each
+    /// backend counts its own versions (README, "The tables").
     ///
     /// ```no_run
     /// # async fn f(ledger: &rocket_linktoken::Ledger) -> Result<(), rocket_linktoken::Error> {

@@ -21,8 +21,8 @@ use crate::Error;
 const SCHEMA_VERSION: i64 = 3;
 
 /// The index versions 1 and 2 kept over every use by link. Link ids are random, so each use
-/// wrote a random leaf of it: on SQLite, whose log takes whole pages, about a third of what a
-/// spend over many links writes (README, "SQLite settings").
+/// wrote a random leaf of it: on SQLite, whose log takes whole pages, about one of the 1.6 pages
+/// a spend over many links wrote (README, "SQLite settings").
 const DROPPED_IN_VERSION_3: &str = "DROP INDEX IF EXISTS linktoken_uses_by_jti";
 
 const SCHEMA: &[&str] = &[
@@ -54,7 +54,8 @@ const SCHEMA: &[&str] = &[
         holder TEXT
     )",
     // What the check for uses in flight reads: a spend adds its key, its settlement removes
-    // it, so the index stays a few pages however many uses the table holds.
+    // it, so the index holds the uses in flight (and those of killed processes, until pruned),
+    // a few pages however many uses the table holds.
     "CREATE INDEX IF NOT EXISTS linktoken_uses_in_flight ON linktoken_uses (jti)
         WHERE status IS NULL",
     "CREATE INDEX IF NOT EXISTS linktoken_uses_by_time ON linktoken_uses (used_at)",
@@ -122,9 +123,10 @@ async fn create_tables(conn: &mut SqliteConnection) -> Result<(), Error> {
 }
 
 /// Opens the writer's connection with the pool's options, and keeps its statement journals in
-/// memory: under load a batch's inserts into the indexes of `linktoken_uses` undo more than the
-/// 64 KiB after which SQLite spills a statement journal to a temporary file, created and
-/// deleted per batch (README, "SQLite settings"). Durability is the pool's own: a statement
+/// memory: past 64 KiB SQLite spills a statement journal to a temporary file, created and
+/// deleted per batch. While uses were indexed by link over every row, batches over many links
+/// did so (README, "SQLite settings"); they no longer do at the benchmark's batch sizes, and
+/// with this setting a larger batch cannot either. Durability is the pool's own: a statement
 /// journal only undoes a failed statement inside the open transaction.
 pub(super) async fn open(pool: &SqlitePool) -> Result<SqliteConnection, Error> {
     use sqlx::ConnectOptions as _;
