@@ -9,6 +9,7 @@ use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use memchr::memmem::Finder;
 use rocket::config::LogLevel;
 use rocket::figment::Figment;
 
@@ -50,8 +51,11 @@ pub(crate) fn installed() -> bool {
 #[derive(Debug, Clone)]
 pub struct RedactingLogger {
     level: LevelFilter,
-    /// The token parameter with its `=`: what begins a value to blank.
-    param_eq: String,
+    /// Finds the token parameter with its `=`: what begins a value to blank.
+    param_eq: Finder<'static>,
+    /// Finds what every JWS begins with. Both searchers are made once: every line Rocket
+    /// logs is searched, and most hold neither.
+    jws: Finder<'static>,
 }
 
 impl RedactingLogger {
@@ -68,9 +72,11 @@ impl RedactingLogger {
         let level = figment
             .extract_inner::<LogLevel>(rocket::Config::LOG_LEVEL)
             .unwrap_or_else(|_| rocket::Config::default().log_level);
+        let param_eq = format!("{}=", query_param_in(figment));
         RedactingLogger {
             level: level.into(),
-            param_eq: format!("{}=", query_param_in(figment)),
+            param_eq: Finder::new(&param_eq).into_owned(),
+            jws: Finder::new(JWS_START),
         }
     }
 
@@ -107,8 +113,8 @@ impl RedactingLogger {
     /// ```
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         match blank_param_values(text, &self.param_eq) {
-            Cow::Borrowed(text) => blank_jws(text),
-            Cow::Owned(text) => Cow::Owned(blank_jws(&text).into_owned()),
+            Cow::Borrowed(text) => blank_jws(text, &self.jws),
+            Cow::Owned(text) => Cow::Owned(blank_jws(&text, &self.jws).into_owned()),
         }
     }
 
@@ -234,16 +240,16 @@ fn is_launch(metadata: &Metadata<'_>) -> bool {
     metadata.target().contains("rocket::launch")
 }
 
-/// Blanks the value of every `name` (the parameter with its `=`) that begins a query parameter:
-/// at the start of `text` or after `?`, `&` or `;`. The value ends where a query value or a log
-/// line's URI ends.
-fn blank_param_values<'a>(text: &'a str, name: &str) -> Cow<'a, str> {
+/// Blanks the value of every parameter `name` finds (the parameter with its `=`) that begins a
+/// query parameter: at the start of `text` or after `?`, `&` or `;`. The value ends where a
+/// query value or a log line's URI ends.
+fn blank_param_values<'a>(text: &'a str, name: &Finder<'_>) -> Cow<'a, str> {
     let mut blanked = String::new();
     let mut copied = 0;
     let mut from = 0;
-    while let Some(found) = text[from..].find(name) {
+    while let Some(found) = name.find(&text.as_bytes()[from..]) {
         let start = from + found;
-        let value = start + name.len();
+        let value = start + name.needle().len();
         from = value;
         let begins_parameter =
             start == 0 || matches!(text.as_bytes()[start - 1], b'?' | b'&' | b';');
@@ -270,13 +276,17 @@ fn ends_value(c: char) -> bool {
     matches!(c, '&' | '#' | '"' | '\'') || c.is_whitespace() || c.is_control()
 }
 
+/// How every JWS in compact form begins: its header is a JSON object, and `eyJ` is `{"`
+/// encoded.
+const JWS_START: &str = "eyJ";
+
 /// Blanks everything shaped like a JWS in compact form: three base64url segments joined by dots,
-/// the first a JSON object's (`eyJ` is `{"` encoded), wherever it stands.
-fn blank_jws(text: &str) -> Cow<'_, str> {
+/// the first a JSON object's, wherever it stands. `jws` finds [`JWS_START`].
+fn blank_jws<'a>(text: &'a str, jws: &Finder<'_>) -> Cow<'a, str> {
     let mut blanked = String::new();
     let mut copied = 0;
     let mut from = 0;
-    while let Some(found) = text[from..].find("eyJ") {
+    while let Some(found) = jws.find(&text.as_bytes()[from..]) {
         let start = from + found;
         match jws_len(&text[start..]) {
             Some(length) => {
@@ -285,7 +295,7 @@ fn blank_jws(text: &str) -> Cow<'_, str> {
                 copied = start + length;
                 from = copied;
             }
-            None => from = start + "eyJ".len(),
+            None => from = start + JWS_START.len(),
         }
     }
     if copied == 0 {
@@ -318,6 +328,8 @@ fn jws_len(text: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJqdGkiOiJhIn0.c2lnbmF0dXJl-_x";
@@ -543,5 +555,50 @@ mod tests {
             .as_deref(),
             Some("\n--> src/server.rs:95\n\treceived request: Request {\n    uri: /a?rt=[redacted]\n}\n")
         );
+    }
+
+    /// Log-like text: the pieces of URIs and tokens, the characters that end a value, and text
+    /// that only nearly looks like either.
+    fn lines() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("rt="),
+            Just("art="),
+            Just("eyJ"),
+            Just("eyJhbGci"),
+            Just(TOKEN),
+            Just("."),
+            Just("?"),
+            Just("&"),
+            Just(";"),
+            Just("#"),
+            Just(" "),
+            Just("\""),
+            Just("\n"),
+            Just("\u{1b}[0m"),
+            Just("a"),
+            Just("Z9-_"),
+            Just("\u{e9}"),
+        ];
+        prop::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn no_token_survives_and_text_without_one_is_left_alone(line in lines()) {
+            let once = redacted(&line);
+            for (at, _) in once.match_indices("eyJ") {
+                prop_assert_eq!(jws_len(&once[at..]), None, "a JWS is left in {:?}", once);
+            }
+            for (at, _) in once.match_indices("rt=") {
+                let begins = at == 0 || matches!(once.as_bytes()[at - 1], b'?' | b'&' | b';');
+                let value = &once[at + 3..];
+                let left = value.starts_with(REDACTED) || value.is_empty() || value.starts_with(ends_value);
+                prop_assert!(!begins || left, "a value is left in {:?}", once);
+            }
+            prop_assert_eq!(redacted(&once), once.clone());
+            if !line.contains("rt=") && !line.contains("eyJ") {
+                prop_assert!(matches!(logger(&[]).redact(&line), Cow::Borrowed(l) if l == line));
+            }
+        }
     }
 }
