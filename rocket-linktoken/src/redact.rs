@@ -4,6 +4,7 @@
 //! logger itself can.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,14 +49,23 @@ pub(crate) fn installed() -> bool {
 ///     rocket::custom(figment)
 /// }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedactingLogger {
     level: LevelFilter,
-    /// Finds the token parameter with its `=`: what begins a value to blank.
+    /// The token parameter with its `=`, what begins a value to blank, and [`JWS_START`]: each
+    /// as a searcher made once, because every line Rocket logs is searched for both and most
+    /// hold neither.
     param_eq: Finder<'static>,
-    /// Finds what every JWS begins with. Both searchers are made once: every line Rocket
-    /// logs is searched, and most hold neither.
-    jws: Finder<'static>,
+    jws_start: Finder<'static>,
+}
+
+impl fmt::Debug for RedactingLogger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedactingLogger")
+            .field("level", &self.level)
+            .field("param_eq", &String::from_utf8_lossy(self.param_eq.needle()))
+            .finish()
+    }
 }
 
 impl RedactingLogger {
@@ -76,7 +86,7 @@ impl RedactingLogger {
         RedactingLogger {
             level: level.into(),
             param_eq: Finder::new(&param_eq).into_owned(),
-            jws: Finder::new(JWS_START),
+            jws_start: Finder::new(JWS_START),
         }
     }
 
@@ -113,8 +123,8 @@ impl RedactingLogger {
     /// ```
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         match blank_param_values(text, &self.param_eq) {
-            Cow::Borrowed(text) => blank_jws(text, &self.jws),
-            Cow::Owned(text) => Cow::Owned(blank_jws(&text, &self.jws).into_owned()),
+            Cow::Borrowed(text) => blank_jws(text, &self.jws_start),
+            Cow::Owned(text) => Cow::Owned(blank_jws(&text, &self.jws_start).into_owned()),
         }
     }
 
@@ -135,7 +145,8 @@ impl RedactingLogger {
         if indented {
             line.push_str("   >> ");
         }
-        // Launch lines are logged as warnings so that `critical` shows them; they print as information.
+        // Launch lines are logged as warnings so that `critical` shows them; they print as
+        // information.
         let level = if is_launch(record.metadata()) {
             Level::Info
         } else {
@@ -240,16 +251,16 @@ fn is_launch(metadata: &Metadata<'_>) -> bool {
     metadata.target().contains("rocket::launch")
 }
 
-/// Blanks the value of every parameter `name` finds (the parameter with its `=`) that begins a
-/// query parameter: at the start of `text` or after `?`, `&` or `;`. The value ends where a
+/// Blanks the value of every parameter `param_eq` finds (the parameter with its `=`) that begins
+/// a query parameter: at the start of `text` or after `?`, `&` or `;`. The value ends where a
 /// query value or a log line's URI ends.
-fn blank_param_values<'a>(text: &'a str, name: &Finder<'_>) -> Cow<'a, str> {
+fn blank_param_values<'a>(text: &'a str, param_eq: &Finder<'_>) -> Cow<'a, str> {
     let mut blanked = String::new();
     let mut copied = 0;
     let mut from = 0;
-    while let Some(found) = name.find(&text.as_bytes()[from..]) {
+    while let Some(found) = param_eq.find(&text.as_bytes()[from..]) {
         let start = from + found;
-        let value = start + name.needle().len();
+        let value = start + param_eq.needle().len();
         from = value;
         let begins_parameter =
             start == 0 || matches!(text.as_bytes()[start - 1], b'?' | b'&' | b';');
@@ -281,12 +292,12 @@ fn ends_value(c: char) -> bool {
 const JWS_START: &str = "eyJ";
 
 /// Blanks everything shaped like a JWS in compact form: three base64url segments joined by dots,
-/// the first a JSON object's, wherever it stands. `jws` finds [`JWS_START`].
-fn blank_jws<'a>(text: &'a str, jws: &Finder<'_>) -> Cow<'a, str> {
+/// the first a JSON object's, wherever it stands. `jws_start` finds [`JWS_START`].
+fn blank_jws<'a>(text: &'a str, jws_start: &Finder<'_>) -> Cow<'a, str> {
     let mut blanked = String::new();
     let mut copied = 0;
     let mut from = 0;
-    while let Some(found) = jws.find(&text.as_bytes()[from..]) {
+    while let Some(found) = jws_start.find(&text.as_bytes()[from..]) {
         let start = from + found;
         match jws_len(&text[start..]) {
             Some(length) => {
@@ -553,51 +564,83 @@ mod tests {
                 &format!("received request: Request {{\n    uri: /a?rt={TOKEN},\n}}")
             )
             .as_deref(),
-            Some("\n--> src/server.rs:95\n\treceived request: Request {\n    uri: /a?rt=[redacted]\n}\n")
+            Some(concat!(
+                "\n--> src/server.rs:95\n",
+                "\treceived request: Request {\n    uri: /a?rt=[redacted]\n}\n",
+            ))
         );
     }
 
-    /// Log-like text: the pieces of URIs and tokens, the characters that end a value, and text
-    /// that only nearly looks like either.
-    fn lines() -> impl Strategy<Value = String> {
+    /// A token parameter's name, as `linktoken.query_param` may set it.
+    fn param_names() -> impl Strategy<Value = &'static str> {
+        prop_oneof![Just("rt"), Just("link"), Just("t\u{e9}")]
+    }
+
+    /// Log-like text around the parameter `name`: the pieces of URIs and tokens, the characters
+    /// that end a value, and text that only nearly looks like either.
+    fn lines(name: &'static str) -> impl Strategy<Value = String> {
         let piece = prop_oneof![
-            Just("rt="),
-            Just("art="),
-            Just("eyJ"),
-            Just("eyJhbGci"),
-            Just(TOKEN),
-            Just("."),
-            Just("?"),
-            Just("&"),
-            Just(";"),
-            Just("#"),
-            Just(" "),
-            Just("\""),
-            Just("\n"),
-            Just("\u{1b}[0m"),
-            Just("a"),
-            Just("Z9-_"),
-            Just("\u{e9}"),
+            Just(format!("{name}=")),
+            Just(format!("a{name}=")),
+            Just("eyJ".to_string()),
+            Just("eyJhbGci".to_string()),
+            Just(TOKEN.to_string()),
+            Just(".".to_string()),
+            Just("?".to_string()),
+            Just("&".to_string()),
+            Just(";".to_string()),
+            Just("#".to_string()),
+            Just(" ".to_string()),
+            Just("\"".to_string()),
+            Just("\n".to_string()),
+            Just("\u{1b}[0m".to_string()),
+            Just("a".to_string()),
+            Just("Z9-_".to_string()),
+            Just("\u{e9}".to_string()),
         ];
         prop::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
     }
 
+    /// A name with lines around it.
+    fn named_lines() -> impl Strategy<Value = (&'static str, String, String)> {
+        param_names().prop_flat_map(|name| (Just(name), lines(name), lines(name)))
+    }
+
     proptest! {
         #[test]
-        fn no_token_survives_and_text_without_one_is_left_alone(line in lines()) {
-            let once = redacted(&line);
-            for (at, _) in once.match_indices("eyJ") {
+        fn no_token_survives_redaction((name, line, _) in named_lines()) {
+            let logger = logger(&[("linktoken.query_param", name)]);
+            let once = logger.redact(&line);
+            for (at, _) in once.match_indices(JWS_START) {
                 prop_assert_eq!(jws_len(&once[at..]), None, "a JWS is left in {:?}", once);
             }
-            for (at, _) in once.match_indices("rt=") {
+            let param_eq = format!("{name}=");
+            for (at, _) in once.match_indices(&param_eq) {
                 let begins = at == 0 || matches!(once.as_bytes()[at - 1], b'?' | b'&' | b';');
-                let value = &once[at + 3..];
-                let left = value.starts_with(REDACTED) || value.is_empty() || value.starts_with(ends_value);
-                prop_assert!(!begins || left, "a value is left in {:?}", once);
+                let value = &once[at + param_eq.len()..];
+                let blanked = value.starts_with(REDACTED)
+                    || value.is_empty()
+                    || value.starts_with(ends_value);
+                prop_assert!(!begins || blanked, "a value is left in {:?}", once);
             }
-            prop_assert_eq!(redacted(&once), once.clone());
-            if !line.contains("rt=") && !line.contains("eyJ") {
-                prop_assert!(matches!(logger(&[]).redact(&line), Cow::Borrowed(l) if l == line));
+            prop_assert_eq!(logger.redact(&once), once.clone());
+        }
+
+        #[test]
+        fn redaction_stays_within_what_it_blanks((name, left, right) in named_lines()) {
+            // A line break ends any value or JWS, and `&` begins a parameter as the start of a
+            // line does: blanking the two sides apart must give what blanking them together gives.
+            let logger = logger(&[("linktoken.query_param", name)]);
+            let together = logger.redact(&format!("{left}\n&{right}")).into_owned();
+            let apart = format!("{}\n&{}", logger.redact(&left), logger.redact(&right));
+            prop_assert_eq!(together, apart);
+        }
+
+        #[test]
+        fn a_line_without_a_token_is_borrowed((name, line, _) in named_lines()) {
+            let logger = logger(&[("linktoken.query_param", name)]);
+            if !line.contains(&format!("{name}=")) && !line.contains(JWS_START) {
+                prop_assert!(matches!(logger.redact(&line), Cow::Borrowed(l) if l == line));
             }
         }
     }
